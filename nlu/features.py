@@ -1,0 +1,262 @@
+"""Text → sparse feature vector for the intent classifier, identical at training and parse time.
+
+Two groups of features, each TF-IDF weighted (sublinear counts, smoothed idf) and L2-normalised on
+its own, then scaled by its group weight:
+
+- **char**: character 2–5-grams inside word boundaries of the folded text (``flows.text.fold``: no
+  case, no ä/ö/å, no punctuation), which survive typos, inflection and missing diacritics;
+- **word**: folded words with spoken Finnish mapped to written forms ("oon" → "olen"), word bigrams,
+  five-letter word prefixes (Finnish stems: "hakemusta", "hakemuksen" → "hakem"), the data's
+  synonyms, lookup tables and regexes (as Rasa's RegexFeaturizer), and emoji, which folding drops.
+
+No dictionary lemmas: simplemma's Finnish dictionary takes ~400 MB and seconds to load, and on our
+held-out and dev sets its lemmas added under one point over character n-grams and prefixes.
+
+The same ``Featurizer`` produces the training matrix (``transform``) and a single message's
+``(indices, values)`` (``vector``), so train and parse cannot drift apart. Only the first
+``MAX_CHARS`` characters are read: a 100 KB paste costs no more than a long message.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from itertools import pairwise
+from typing import TYPE_CHECKING, Any, Final
+
+import numpy as np
+
+from flows.text import fold
+from nlu.data import TrainingData
+from nlu.finnish import standard_word
+
+_EMOJI: Final = re.compile("[\U0001f300-\U0001faff\u2600-\u27bf\u2b50\u2b55]")
+
+if TYPE_CHECKING:
+    from scipy.sparse import csr_matrix
+
+MAX_CHARS: Final = 1000
+CHAR_NGRAMS: Final = (2, 5)
+PREFIX_LENGTH: Final = 5
+STEM_MIN: Final = 5
+MIN_STEMMED: Final = 6
+"""Lookup and synonym words this long also match by stem: all but the last three letters, at least five."""
+MIN_DF_CHAR: Final = 2
+MIN_DF_WORD: Final = 2
+"""Features seen in only one training row (an example or a variant of it) are mostly noise, and
+there are many: keeping them would double the model's size and memory."""
+CHAR: Final = 0
+WORD: Final = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Vocabulary:
+    """What the data adds to word features: synonyms, lookup tables and regexes, all folded."""
+
+    phrases: Mapping[str, tuple[str, ...]]
+    """Folded word or phrase → features it triggers ("s:te_office", "k:weekday")."""
+    regexes: tuple[tuple[str, re.Pattern[str]], ...]
+    longest: int
+    """Words in the longest phrase."""
+    stems: Mapping[str, tuple[str, ...]]
+    """Stem of a one-word entry → its features, so that Finnish case endings still match:
+    "muistutus" also matches "muistutuksen" through "muistu"."""
+
+    @classmethod
+    def from_data(cls, data: TrainingData) -> Vocabulary:
+        phrases: dict[str, list[str]] = {}
+        for synonym in data.synonyms:
+            for text in (*synonym.variants, synonym.value):
+                phrases.setdefault(fold(text), []).append(f"s:{synonym.value.casefold()}")
+        for lookup in data.lookups:
+            for text in lookup.elements:
+                phrases.setdefault(fold(text), []).append(f"k:{lookup.name}")
+        regexes = tuple(
+            (regex.name, re.compile(pattern, re.IGNORECASE)) for regex in data.regexes for pattern in regex.patterns
+        )
+        return cls.build({k: tuple(dict.fromkeys(v)) for k, v in phrases.items() if k}, regexes)
+
+    @classmethod
+    def build(
+        cls, phrases: Mapping[str, tuple[str, ...]], regexes: tuple[tuple[str, re.Pattern[str]], ...]
+    ) -> Vocabulary:
+        stems: dict[str, list[str]] = {}
+        for phrase, features in phrases.items():
+            if " " not in phrase and len(phrase) >= MIN_STEMMED:
+                stems.setdefault(_stem(phrase), []).extend(features)
+        return cls(
+            phrases=phrases,
+            regexes=regexes,
+            longest=max((len(k.split()) for k in phrases), default=0),
+            stems={k: tuple(dict.fromkeys(v)) for k, v in stems.items()},
+        )
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "phrases": {k: list(v) for k, v in self.phrases.items()},
+            "regexes": [(name, pattern.pattern) for name, pattern in self.regexes],
+        }
+
+    @classmethod
+    def from_state(cls, state: Mapping[str, Any]) -> Vocabulary:
+        phrases = {k: tuple(v) for k, v in state["phrases"].items()}
+        regexes = tuple((name, re.compile(pattern, re.IGNORECASE)) for name, pattern in state["regexes"])
+        return cls.build(phrases, regexes)
+
+    def matches(self, tokens: Sequence[str]) -> list[str]:
+        """Features of the listed words and phrases in ``tokens``, each at most once per position."""
+        found: list[str] = []
+        for n in range(1, self.longest + 1):
+            for i in range(len(tokens) - n + 1):
+                features = self.phrases.get(" ".join(tokens[i : i + n]))
+                if features:
+                    found.extend(features)
+        if self.stems:
+            for token in tokens:
+                if len(token) < STEM_MIN:
+                    continue
+                seen: set[str] = set(self.phrases.get(token, ()))
+                for end in range(STEM_MIN, len(token) + 1):
+                    for feature in self.stems.get(token[:end], ()):
+                        if feature not in seen:
+                            seen.add(feature)
+                            found.append(feature)
+        return found
+
+
+def _stem(word: str) -> str:
+    return word[: max(STEM_MIN, len(word) - 3)]
+
+
+def analyze(
+    text: str,
+    language: str | None,
+    vocabulary: Vocabulary,
+) -> tuple[list[str], list[str]]:
+    """The raw (char, word) features of one message, before weighting."""
+    text = text[:MAX_CHARS]
+    folded = fold(text)
+    tokens = folded.split()
+    chars: list[str] = []
+    low, high = CHAR_NGRAMS
+    for token in tokens:
+        padded = f" {token} "
+        size = len(padded)
+        for n in range(low, min(high, size) + 1):
+            chars.extend(padded[i : i + n] for i in range(size - n + 1))
+    finnish = language in (None, "fi")
+    words = [standard_word(t) for t in tokens] if finnish else tokens
+    features = [f"w:{w}" for w in words]
+    features.extend(f"b:{a}_{b}" for a, b in pairwise(words))
+    features.extend(f"p:{w[:PREFIX_LENGTH]}" for w in words if len(w) > PREFIX_LENGTH)
+    features.extend(vocabulary.matches(tokens))
+    # Folding drops symbols, but 👍 alone is a yes and 👎 a no.
+    features.extend(f"m:{symbol}" for symbol in _EMOJI.findall(text))
+    features.extend(f"r:{name}" for name, pattern in vocabulary.regexes if pattern.search(text))
+    return chars, features
+
+
+class Featurizer:
+    """TF-IDF over ``analyze``'s features with a fixed vocabulary learnt by ``fit``."""
+
+    def __init__(
+        self,
+        vocabulary: Vocabulary,
+        index: Mapping[str, int],
+        idf: np.ndarray,
+        groups: np.ndarray,
+        group_weights: Sequence[float],
+    ) -> None:
+        self.vocabulary = vocabulary
+        self.index = dict(index)
+        self.idf = idf
+        self.groups = groups
+        self.group_weights = tuple(group_weights)
+
+    @property
+    def size(self) -> int:
+        return len(self.index)
+
+    @classmethod
+    def fit(
+        cls,
+        analysed: Sequence[tuple[list[str], list[str]]],
+        vocabulary: Vocabulary,
+        group_weights: Sequence[float] = (1.0, 1.0),
+    ) -> Featurizer:
+        """Learn the feature index and idf from already ``analyze``d documents."""
+        df: Counter[str] = Counter()
+        for chars, words in analysed:
+            df.update(set(chars))
+            df.update(set(words))
+        kept = sorted(f for f, count in df.items() if count >= (MIN_DF_WORD if ":" in f else MIN_DF_CHAR))
+        index = {f: i for i, f in enumerate(kept)}
+        n = len(analysed)
+        idf = np.array([math.log((1 + n) / (1 + df[f])) + 1 for f in kept], dtype=np.float32)
+        groups = np.array([WORD if ":" in f else CHAR for f in kept], dtype=np.int8)
+        return cls(vocabulary, index, idf, groups, group_weights)
+
+    def transform(self, analysed: Sequence[tuple[list[str], list[str]]]) -> csr_matrix:
+        """The training matrix; scipy is imported only here, as parsing never needs it."""
+        from scipy.sparse import csr_matrix
+
+        indptr = [0]
+        indices: list[np.ndarray] = []
+        values: list[np.ndarray] = []
+        for chars, words in analysed:
+            idx, vals = self._weigh(chars, words)
+            indices.append(idx)
+            values.append(vals)
+            indptr.append(indptr[-1] + len(idx))
+        return csr_matrix(
+            (
+                np.concatenate(values) if values else np.zeros(0, np.float32),
+                np.concatenate(indices) if indices else np.zeros(0, np.int64),
+                np.array(indptr),
+            ),
+            shape=(len(analysed), self.size),
+            dtype=np.float32,
+        )
+
+    def vector(self, text: str, language: str | None) -> tuple[np.ndarray, np.ndarray]:
+        """(indices, values) of one message's feature vector."""
+        chars, words = analyze(text, language, self.vocabulary)
+        return self._weigh(chars, words)
+
+    def _weigh(self, chars: list[str], words: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        get = self.index.get
+        found = [i for i in map(get, chars + words) if i is not None]
+        if not found:
+            return np.zeros(0, np.int64), np.zeros(0, np.float32)
+        idx, tf = np.unique(np.array(found, dtype=np.int64), return_counts=True)
+        vals = (1.0 + np.log(tf.astype(np.float32))) * self.idf[idx]
+        groups = self.groups[idx]
+        for group, weight in enumerate(self.group_weights):
+            mask = groups == group
+            norm = float(np.sqrt(np.dot(vals[mask], vals[mask])))
+            if norm > 0:
+                vals[mask] *= weight / norm
+        return idx, vals
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "vocabulary": self.vocabulary.state(),
+            "features": sorted(self.index, key=self.index.__getitem__),
+            "idf": self.idf,
+            "group_weights": list(self.group_weights),
+        }
+
+    @classmethod
+    def from_state(cls, state: Mapping[str, Any]) -> Featurizer:
+        features: list[str] = state["features"]
+        groups = np.array([WORD if ":" in f else CHAR for f in features], dtype=np.int8)
+        return cls(
+            Vocabulary.from_state(state["vocabulary"]),
+            {f: i for i, f in enumerate(features)},
+            state["idf"],
+            groups,
+            state["group_weights"],
+        )
