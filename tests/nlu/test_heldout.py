@@ -13,10 +13,12 @@ from typing import Any
 
 import pytest
 
+from flows.text import fold
 from nlu.data import read_path
 from nlu.evaluation import Evaluation, evaluate
 
 HELDOUT = Path(__file__).resolve().parents[1] / "data" / "nlu_heldout"
+TRAINING = Path(__file__).resolve().parents[2] / "content" / "nlu"
 
 FLOORS = {"fi": 0.80, "sv": 0.83, "en": 0.86}
 OUT_OF_SCOPE_RECALL_FLOOR = 0.84
@@ -57,3 +59,10 @@ def test_issue_target_accuracy(heldout: Evaluation, language: str) -> None:
 def test_issue_target_out_of_scope_recall(heldout: Evaluation) -> None:
     assert heldout.out_of_scope_recall is not None
     assert heldout.out_of_scope_recall >= OUT_OF_SCOPE_RECALL_TARGET
+
+
+def test_no_held_out_sentence_is_also_a_training_example() -> None:
+    """A sentence in both sets measures memory, not understanding: the held-out figures would flatter."""
+    training = {fold(example.text) for example in read_path(TRAINING).examples}
+    shared = sorted(example.text for example in read_path(HELDOUT).examples if fold(example.text) in training)
+    assert not shared, f"{len(shared)} held-out sentences are also in content/nlu, e.g. {shared[:5]}"
