@@ -15,7 +15,7 @@ is the figure that says what one server core can carry.
 Target (issue #6) on this machine: >= 300 turns/s with p99 <= 50 ms at 50 conversations.
 ``--check`` exits 1 when a target is missed.
 
-The NLU model is ``var/nlu-model.json`` of the checkout (trained there on first use); pass
+The NLU model is ``var/nlu-model.pkl`` of the checkout (trained there on first use); pass
 ``--nlu-model`` to use another.
 """
 
@@ -197,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--saturate", action="store_true", help="also measure as fast as possible (no reading time)")
     parser.add_argument("--port", type=int, default=0, help="default: a free one")
-    parser.add_argument("--nlu-model", type=Path, default=ROOT / "var" / "nlu-model.json")
+    parser.add_argument("--nlu-model", type=Path, default=ROOT / "var" / "nlu-model.pkl")
     parser.add_argument("--check", action="store_true", help="exit 1 if a target is missed")
     args = parser.parse_args(argv)
 

@@ -32,7 +32,7 @@ ROOT: Final = Path(__file__).resolve().parents[1]
 ENV_PREFIX: Final = "OPASTIN_"
 SETTINGS_FILE: Final = "settings.yml"
 DATABASE_FILE: Final = "opastin.sqlite3"
-NLU_MODEL_FILE: Final = "nlu-model.json"
+NLU_MODEL_FILE: Final = "nlu-model.pkl"  # a pickle of our own (nlu.model.NLUModel.save)
 
 NluBackend = Literal["builtin", "rasa"]
 TelegramMode = Literal["polling", "webhook"]

@@ -88,7 +88,7 @@ def now() -> datetime:
 @pytest.fixture(scope="session")
 def nlu_model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One trained model file for the whole session (training is the slow part)."""
-    return tmp_path_factory.mktemp("nlu") / "nlu-model.json"
+    return tmp_path_factory.mktemp("nlu") / "nlu-model.pkl"
 
 
 @pytest.fixture

@@ -38,7 +38,7 @@ def test_the_repository_settings_file_loads() -> None:
 def test_data_dir_moves_the_default_database(tmp_path: Path) -> None:
     settings = load_settings(environ={"OPASTIN_DATA_DIR": str(tmp_path), "OPASTIN_CONTENT_DIR": str(tmp_path)})
     assert settings.database_url == f"sqlite:///{tmp_path / 'opastin.sqlite3'}"
-    assert settings.nlu_model_path == tmp_path / "nlu-model.json"
+    assert settings.nlu_model_path == tmp_path / "nlu-model.pkl"
 
 
 def test_file_overrides_defaults_and_environment_overrides_file(tmp_path: Path) -> None:
