@@ -149,6 +149,10 @@ class Commands:
     """Folded phrase → language code, for "in English please"-style switches."""
 
 
+TelegramMenu = Mapping[str, tuple[tuple[str, str], ...]]
+"""language → ``(command, description)`` pairs for Telegram's ``setMyCommands``."""
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Content:
     """Everything loaded from ``content/``, validated."""
@@ -171,3 +175,6 @@ class Content:
     labels: Mapping[str, frozenset[str]] = field(default_factory=dict)
     """Option label template key → its folded button text in every language, so that typing a
     button's text (in any language) chooses it like pressing it."""
+    telegram_menu: TelegramMenu = field(default_factory=dict)
+    """language → the ``(command, description)`` pairs of the command menu Telegram shows, in the
+    order of ``telegram_menu:`` in ``commands.yml``; empty when that section is missing."""

@@ -45,7 +45,9 @@ from flows.content import (
     Option,
     SayStep,
     Step,
+    TelegramMenu,
 )
+from flows.engine import SLASH_COMMANDS, SLASH_INTENTS
 from flows.errors import ContentError, ContentProblem
 from flows.model import LANGUAGES, SourcePos
 from flows.render import Renderer, make_environment
@@ -69,6 +71,13 @@ STEP_KEYS: Final = {
     "end": set(),
 }
 COMMAND_NAMES: Final = ("back", "repeat", "restart", "cancel", "menu", "help", "human", "language", "yes", "no")
+KEY_TELEGRAM_MENU: Final = "telegram_menu"
+TELEGRAM_COMMAND: Final = re.compile(r"[a-z0-9_]{1,32}")
+"""A command as Telegram's ``setMyCommands`` accepts it: 1-32 of a-z, 0-9 and _, no slash."""
+TELEGRAM_DESCRIPTION_MAX: Final = 256
+"""Telegram's limit on a command's description (at least 1 character)."""
+SLASH_COMMANDS_ANSWERED: Final = frozenset({"start", *SLASH_COMMANDS, *SLASH_INTENTS})
+"""Slash commands the engine answers; the Telegram menu may list only these."""
 
 BUILTIN_INTENTS: Final = frozenset(
     {
@@ -546,14 +555,15 @@ def _load_yaml_file(path: Path, root: Path, problems: list[ContentProblem]) -> A
     return _parse_yaml(path.read_text(encoding="utf-8"), _display(path, root), problems)
 
 
-def _load_commands(root: Path, problems: list[ContentProblem]) -> Commands:
+def _load_commands(root: Path, problems: list[ContentProblem]) -> tuple[Commands, TelegramMenu]:
+    """``commands.yml``: the command words, and the Telegram command menu (``telegram_menu:``)."""
     path = root / "commands.yml"
     shown = _display(path, root)
     data = _load_yaml_file(path, root, problems)
     words: dict[str, str] = {}
     languages: dict[str, str] = {}
     if data is None:
-        return Commands(words=words, languages=languages)
+        return Commands(words=words, languages=languages), {}
     commands = data.get("commands", {}) if isinstance(data, Mapping) else {}
     for name, per_lang in commands.items():
         if name not in COMMAND_NAMES:
@@ -573,7 +583,71 @@ def _load_commands(root: Path, problems: list[ContentProblem]) -> Commands:
             continue
         for phrase in phrases or ():
             languages[fold(str(phrase))] = lang
-    return Commands(words=words, languages=languages)
+    return Commands(words=words, languages=languages), _telegram_menu(data, shown, problems)
+
+
+def _telegram_menu(data: Any, shown: str, problems: list[ContentProblem]) -> TelegramMenu:
+    """``telegram_menu:`` of ``commands.yml``: language → ``(command, description)`` pairs, in order.
+
+    Empty when the section is missing (the bot then leaves Telegram's menu as it is).
+    """
+    node = data.get(KEY_TELEGRAM_MENU) if isinstance(data, Mapping) else None
+    if node is None:
+        return {}
+    if not isinstance(node, _LineDict):
+        problems.append(
+            ContentProblem(
+                _pos(shown, data, KEY_TELEGRAM_MENU),
+                f"'{KEY_TELEGRAM_MENU}:' must map commands to their descriptions in {', '.join(LANGUAGES)}",
+            )
+        )
+        return {}
+    menu: dict[str, list[tuple[str, str]]] = {lang: [] for lang in LANGUAGES}
+    for command, descriptions in node.items():
+        pos = _pos(shown, node, command)
+        if not TELEGRAM_COMMAND.fullmatch(command):
+            problems.append(
+                ContentProblem(
+                    pos, f"'{command}' is not a Telegram command: write 1-32 of a-z, 0-9 and _, without the /"
+                )
+            )
+            continue
+        if command not in SLASH_COMMANDS_ANSWERED:
+            problems.append(
+                ContentProblem(
+                    pos,
+                    f"the assistant does not answer /{command}; the menu can list "
+                    f"{', '.join('/' + c for c in sorted(SLASH_COMMANDS_ANSWERED))}",
+                )
+            )
+            continue
+        if not isinstance(descriptions, _LineDict):
+            problems.append(
+                ContentProblem(pos, f"command '{command}' needs a description in each of {', '.join(LANGUAGES)}")
+            )
+            continue
+        for lang in descriptions:
+            if lang not in LANGUAGES:
+                problems.append(
+                    ContentProblem(_pos(shown, descriptions, lang), f"command '{command}': unknown language '{lang}'")
+                )
+        for lang in LANGUAGES:
+            text = descriptions.get(lang)
+            text = text.strip() if isinstance(text, str) else ""
+            where = _pos(shown, descriptions, lang) if lang in descriptions else pos
+            if not text:
+                problems.append(ContentProblem(where, f"command '{command}' has no description in '{lang}'"))
+            elif len(text) > TELEGRAM_DESCRIPTION_MAX:
+                problems.append(
+                    ContentProblem(
+                        where,
+                        f"the '{lang}' description of command '{command}' is {len(text)} characters; "
+                        f"Telegram allows at most {TELEGRAM_DESCRIPTION_MAX}",
+                    )
+                )
+            else:
+                menu[lang].append((command, text))
+    return {lang: tuple(pairs) for lang, pairs in menu.items()}
 
 
 def load_content(
@@ -674,7 +748,7 @@ def load_content(
     settings = settings if isinstance(settings, Mapping) else {}
     office = settings.get("office") or {}
 
-    commands = _load_commands(root, problems)
+    commands, telegram_menu = _load_commands(root, problems)
     sources, paths, blocks = _load_templates(root, problems)
     required = SourcePos(_display(root / "templates", root), 1)
     wanted: list[tuple[str, SourcePos]] = [(f"common.{b}", required) for b in COMMON_BLOCKS]
@@ -713,6 +787,7 @@ def load_content(
         templates=sources,
         template_files=paths,
         settings=settings,
+        telegram_menu=telegram_menu,
     )
     return replace(content, labels=_option_labels(content))
 

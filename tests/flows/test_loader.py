@@ -12,6 +12,7 @@ from flows.loader import load_content, read_from_string
 from tests.flows.minicontent import write_content
 
 BAD = sorted(Path(__file__).parents[1].joinpath("data", "bad_content").glob("*.yml"))
+BAD_COMMANDS = sorted(Path(__file__).parents[1].joinpath("data", "bad_commands").glob("*.yml"))
 INTENTS = {"register_jobseeker", "startup_grant", "join_video_meeting", "greet", "out_of_scope"}
 
 
@@ -25,6 +26,37 @@ def test_bad_content_names_file_line_and_problem(case: Path, tmp_path: Path) -> 
         load_content(root, known_intents=INTENTS)
     problems = [str(p) for p in caught.value.problems]
     assert any(p.startswith("content/flows/" + expected) for p in problems), problems
+
+
+@pytest.mark.parametrize("case", BAD_COMMANDS, ids=[p.stem for p in BAD_COMMANDS])
+def test_bad_commands_name_file_line_and_problem(case: Path, tmp_path: Path) -> None:
+    """Each file of tests/data/bad_commands/ is a broken commands.yml (mostly its telegram_menu:)."""
+    text = case.read_text(encoding="utf-8")
+    expected = text.splitlines()[0].removeprefix("# expect: ")
+    root = write_content(tmp_path / "content")
+    (root / "commands.yml").write_text(text, encoding="utf-8")
+    with pytest.raises(ContentError) as caught:
+        load_content(root, known_intents=INTENTS)
+    problems = [str(p) for p in caught.value.problems]
+    assert any(p.startswith("content/" + expected) for p in problems), problems
+
+
+def test_telegram_menu_is_per_language_in_order_and_optional(tmp_path: Path) -> None:
+    root = write_content(tmp_path / "content")
+    assert load_content(root).telegram_menu == {}, "without telegram_menu: the bot leaves Telegram's menu alone"
+
+    (root / "commands.yml").write_text(
+        "telegram_menu:\n"
+        "  stop: {fi: '  Lopeta ', sv: Sluta, en: Stop}\n"
+        "  forget: {fi: Unohda minut, sv: Glöm mig, en: Forget me}\n",
+        encoding="utf-8",
+    )
+    menu = load_content(root).telegram_menu
+    assert menu == {
+        "fi": (("stop", "Lopeta"), ("forget", "Unohda minut")),
+        "sv": (("stop", "Sluta"), ("forget", "Glöm mig")),
+        "en": (("stop", "Stop"), ("forget", "Forget me")),
+    }
 
 
 def test_every_problem_is_reported_in_one_pass(tmp_path: Path) -> None:
