@@ -78,6 +78,8 @@ TOKEN_PATTERN: Final = re.compile(r"[0-9]{1,20}:[A-Za-z0-9_-]{30,64}")
 """What @BotFather issues: the bot's numeric id, a colon, 35 URL-safe characters."""
 SECRET_PATTERN: Final = re.compile(r"[A-Za-z0-9_-]{1,256}")
 """What Telegram accepts as ``secret_token`` for ``setWebhook``."""
+COMMAND_MENU_TIMEOUT: Final = 15.0
+"""Seconds for registering the command menu in all languages; a 429's wait must not hold up start-up."""
 ATTACHMENT_TEMPLATE: Final = "common.attachment_not_here"
 UNSUPPORTED_TEMPLATE: Final = "common.unsupported_message"
 
@@ -235,7 +237,8 @@ class TelegramChannel:
     # -- lifecycle ------------------------------------------------------------------------------
 
     async def connect(self) -> None:
-        """Ask Telegram who we are (``getMe``) and, in webhook mode, register the webhook.
+        """Ask Telegram who we are (``getMe``), in webhook mode register the webhook, and set the
+        command menu (whose failure is only a warning).
 
         ``opastin serve`` calls this before it opens its port, so that a wrong token or an
         unreachable Bot API stops it with one clear line instead of a half-started server.
@@ -264,6 +267,7 @@ class TelegramChannel:
                     secret_token=self.config.webhook_secret,
                     allowed_updates=list(ALLOWED_UPDATES),
                 )
+            await self._set_command_menu()
         except InvalidToken:
             raise SettingsError(
                 "Telegram did not accept TELEGRAM_BOT_TOKEN (401 Unauthorized); copy it again from @BotFather"
@@ -277,6 +281,30 @@ class TelegramChannel:
                 f"cannot reach the Telegram Bot API at {_origin(self.config.base_url)} ({exc}); "
                 "check the network or OPASTIN_TELEGRAM_BASE_URL"
             ) from None
+
+    async def _set_command_menu(self) -> None:
+        """Register the command menu of ``telegram_menu:`` in ``commands.yml`` (``setMyCommands``).
+
+        Once without ``language_code`` in the default language (for users of any other language)
+        and once per language. The menu is a convenience: if Telegram refuses it or cannot be
+        reached, one warning is logged and the bot starts without it (the commands still work).
+        A rejected token is left to ``_connect`` to report, as for ``getMe``.
+        """
+        menu = self._turns.processor.content.telegram_menu
+        if not menu:
+            logger.info("telegram: no telegram_menu in commands.yml; the bot's command menu is left as it is")
+            return
+        bot = self.application.bot
+        calls = [(None, LANGUAGES[0]), *((lang, lang) for lang in LANGUAGES)]
+        try:
+            async with asyncio.timeout(COMMAND_MENU_TIMEOUT):
+                for language_code, lang in calls:
+                    await bot.set_my_commands(list(menu[lang]), language_code=language_code)
+        except InvalidToken:
+            raise
+        except (TelegramError, TimeoutError) as exc:
+            reason = str(exc) or f"no answer in {COMMAND_MENU_TIMEOUT:g} s"
+            logger.warning("telegram: could not register the command menu (%s); starting without it", reason)
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[None]:

@@ -8,6 +8,7 @@ the error mapping all run as in production.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from bot.telegram import (
     split_text,
 )
 from bot.turns import TurnProcessor, Turns
+from flows.content import Content
 from flows.render import Renderer
 from tests.bot.channels import json_error
 from tests.fakes import telegram_api
@@ -111,6 +113,20 @@ def test_webhook_is_registered_with_its_secret_at_start(bot: Bot) -> None:
     assert call.params["url"] == "https://opastin.example.fi/telegram/webhook"
     assert call.params["secret_token"] == SECRET
     assert call.params["allowed_updates"] == ["message", "callback_query"]
+
+
+def test_command_menu_is_registered_in_every_language_at_start(bot: Bot, content: Content) -> None:
+    calls = bot.api.calls_of("setMyCommands")
+
+    # First the default (Finnish) menu for every other language, then one per language.
+    assert [c.params.get("language_code") for c in calls] == [None, "fi", "sv", "en"]
+    for call in calls:
+        lang = call.params.get("language_code") or "fi"
+        commands = call.params["commands"]
+        assert [c["command"] for c in commands] == ["start", "help", "menu", "lang", "stop"]
+        assert [(c["command"], c["description"]) for c in commands] == list(content.telegram_menu[lang])
+        assert "scope" not in call.params, "the default scope"
+    assert len({c.params["commands"][1]["description"] for c in calls[1:]}) == 3, "really in three languages"
 
 
 def test_start_sends_privacy_notice_and_language_buttons(bot: Bot) -> None:
@@ -417,8 +433,38 @@ def test_polling_mode_end_to_end(
 
     assert api.sent_texts(CHAT)[0] == renderer.text("common.privacy_notice", "fi", {})
     assert api.calls_of("deleteWebhook"), "polling starts by removing any webhook"
+    assert [c.params.get("language_code") for c in api.calls_of("setMyCommands")] == [None, "fi", "sv", "en"]
     polls = api.calls_of("getUpdates")
     assert polls[0].params["allowed_updates"] == ["message", "callback_query"]
+
+
+@pytest.mark.parametrize(("status", "retry_after"), [(500, None), (429, 1)], ids=["500", "429"])
+def test_refused_command_menu_is_one_warning_and_the_bot_starts_anyway(
+    settings: Settings,
+    processor: TurnProcessor,
+    renderer: Renderer,
+    fake: tuple[FakeBotAPI, str],
+    caplog: pytest.LogCaptureFixture,
+    status: int,
+    retry_after: int | None,
+) -> None:
+    api, api_url = fake
+    api.fail("setMyCommands", status=status, retry_after=retry_after, times=50)
+    turns = Turns(processor)
+    channel = TelegramChannel(TelegramConfig(token=TOKEN, base_url=f"{api_url}/bot"), turns)
+    with (
+        caplog.at_level(logging.WARNING, logger="bot.telegram"),
+        running(create_app(settings, turns, telegram=channel), lifespan="on"),
+    ):
+        api.push_update(message_update(CHAT, "/start"))
+        wait_until(lambda: len(api.sent_texts(CHAT)) >= 2)
+
+    assert api.sent_texts(CHAT)[0] == renderer.text("common.privacy_notice", "fi", {})
+    assert api.calls_of("setMyCommands") == []
+    assert any(c.method == "setMyCommands" and c.status == status for c in api.calls)
+    warnings = [r.getMessage() for r in caplog.records if r.name == "bot.telegram" and r.levelno == logging.WARNING]
+    assert len(warnings) == 1, warnings
+    assert "could not register the command menu" in warnings[0]
 
 
 def _settings(environ: dict[str, str], **extra: str) -> Settings:

@@ -9,7 +9,7 @@ What it does:
 
 * ``getMe``, ``sendMessage``, ``editMessageReplyMarkup``, ``answerCallbackQuery``, ``setWebhook``,
   ``deleteWebhook``, ``getWebhookInfo``, ``getUpdates`` (long polling over ``push_update``);
-  any other method answers ``{"ok": true, "result": true}``.
+  any other method (``setMyCommands`` among them) answers ``{"ok": true, "result": true}``.
 * Every call is recorded as a ``Call`` (method and decoded parameters), including failed ones.
 * ``fail(method, status=429, retry_after=…)`` makes the next calls of a method fail;
   ``block(chat_id)`` makes every ``sendMessage`` to that chat answer 403, as for a user who
@@ -48,7 +48,7 @@ BOT_USER: Final[Mapping[str, Any]] = {
     "supports_inline_queries": False,
 }
 _STRING_PARAMETERS: Final = frozenset(
-    {"text", "url", "secret_token", "callback_query_id", "parse_mode", "caption", "inline_message_id"}
+    {"text", "url", "secret_token", "callback_query_id", "parse_mode", "caption", "inline_message_id", "language_code"}
 )
 """Parameters PTB sends as raw strings; every other value is JSON and is decoded."""
 
