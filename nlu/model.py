@@ -257,12 +257,16 @@ def train(data_dir: Path | str, progress: Progress = _no_progress) -> NLUModel:
         TrainingDataError: the data has mistakes (every one, with file:line).
         NLUError: fewer than two intents to tell apart.
     """
-    started = time.perf_counter()
     progress("reading data", 0.0)
     data = read_path(data_dir)
     if len(data.intents) < 2:
         raise NLUError(f"{data_dir}: need examples of at least two intents, found {len(data.intents)}")
-    digest = data_hash(data_dir)
+    return train_on(data, data_hash(data_dir), progress)
+
+
+def train_on(data: TrainingData, digest: str, progress: Progress = _no_progress) -> NLUModel:
+    """Train on data already read: ``train`` for a folder, ``bench/nlu_cv.py`` for each fold."""
+    started = time.perf_counter()
     progress("language identifier", 0.05)
     identifier = LanguageIdentifier.train((e.text, e.language) for e in data.examples if e.language)
     vocabulary = Vocabulary.from_data(data)
