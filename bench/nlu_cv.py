@@ -29,7 +29,7 @@ ROOT: Final = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from flows.model import LANGUAGES, OUT_OF_SCOPE  # noqa: E402
-from nlu.data import Example, TrainingData, read_path  # noqa: E402
+from nlu.data import Example, read_path  # noqa: E402
 from nlu.features import Featurizer, Vocabulary, analyze  # noqa: E402
 from nlu.model import NEAR_DUPLICATE, train_on  # noqa: E402
 
@@ -59,8 +59,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         kept = _without_twins(rest, tested, vocabulary)
         model = train_on(replace(data, examples=tuple(kept)), digest=f"cv-fold-{number}")
         outcomes.extend((e, model.parse(e.text, e.language).intent) for e in tested)
-        print(f"fold {number}/{len(folds)}: trained on {len(kept)} ({len(rest) - len(kept)} twins left out), "
-              f"tested {len(tested)}", file=sys.stderr)
+        print(
+            f"fold {number}/{len(folds)}: trained on {len(kept)} ({len(rest) - len(kept)} twins left out), "
+            f"tested {len(tested)}",
+            file=sys.stderr,
+        )
     _report(outcomes, args.per_intent, args.errors)
     print(f"\n{time.perf_counter() - started:.0f} s")
     return 0
