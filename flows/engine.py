@@ -97,8 +97,11 @@ SLASH_COMMANDS: Final = {
 }
 
 SLASH_INTENTS: Final = {
-    "forget": "forget_me", "reminders": "list_reminders", "subscribe": "subscribe_bulletins",
-    "unsubscribe": "unsubscribe_bulletins", "privacy": "privacy_info",
+    "forget": "forget_me",
+    "reminders": "list_reminders",
+    "subscribe": "subscribe_bulletins",
+    "unsubscribe": "unsubscribe_bulletins",
+    "privacy": "privacy_info",
 }
 """Short slash commands the texts mention (``/forget``) and the intent each one stands for."""
 
@@ -202,6 +205,10 @@ def _handle(turn: _Turn, state: State, msg: ParsedMessage) -> State:
         if _answers_date_badly(turn, current, msg):
             turn.say("common.date_in_past")
             return _reask(turn, state, hint=False)
+        if _answers_date_partly(current, msg) and not _asks_for_a_flow(turn, msg):
+            # "huomenna" to "when?" wanting a day and a time: an answer, only incomplete. Whatever
+            # intent the word also resembles (goodbye: "huomiseen!"), the hint is what helps.
+            return _not_understood(turn, state)
     return _route(turn, state, msg)
 
 
@@ -419,9 +426,14 @@ def _answer(turn: _Turn, state: State, current: Step, msg: ParsedMessage, folded
             return _NO_ANSWER
         return int(number) if number.is_integer() else number
     # free text: anything that is not plainly a request for something else
-    if msg.intent != OUT_OF_SCOPE and msg.intent in turn.content.intent_flows and msg.confidence >= 0.9:
+    if _asks_for_a_flow(turn, msg):
         return _NO_ANSWER
     return msg.text.strip()
+
+
+def _asks_for_a_flow(turn: _Turn, msg: ParsedMessage) -> bool:
+    """Plainly a request for one of the flows, not an answer to the question asked."""
+    return msg.intent != OUT_OF_SCOPE and msg.intent in turn.content.intent_flows and msg.confidence >= 0.9
 
 
 def _answers_date_badly(turn: _Turn, current: Step, msg: ParsedMessage) -> bool:
@@ -435,6 +447,13 @@ def _answers_date_badly(turn: _Turn, current: Step, msg: ParsedMessage) -> bool:
         return datetime.fromisoformat(entity.value).replace(tzinfo=None) < turn.now.replace(tzinfo=None)
     day = entity.as_date()
     return day is not None and day < turn.now.date()
+
+
+def _answers_date_partly(current: Step, msg: ParsedMessage) -> bool:
+    """A date or time that does not make a whole answer to a date or time question."""
+    if not (isinstance(current, AskStep) and current.type in ("date", "datetime", "time")):
+        return False
+    return msg.entity("date", "datetime", "time") is not None
 
 
 def _match_option(turn: _Turn, options: tuple[Option, ...], folded: str, yes_no: bool | None) -> Option | _NoAnswer:

@@ -50,6 +50,10 @@ MIN_DF_WORD: Final = 2
 there are many: keeping them would double the model's size and memory."""
 CHAR: Final = 0
 WORD: Final = 1
+FAMILIAR_SHARE: Final = 0.25
+"""A message with no known word feature and under this share of known 4–5-letter n-grams is
+unfamiliar ("pqpqpq", a line of another alphabet): its score rests on 2–3-letter n-grams that
+every language shares, and whatever intent wins does so by chance."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,6 +229,19 @@ class Featurizer:
         """(indices, values) of one message's feature vector."""
         chars, words = analyze(text, language, self.vocabulary)
         return self._weigh(chars, words)
+
+    def read(self, text: str, language: str | None) -> tuple[np.ndarray, np.ndarray, bool]:
+        """``vector``, and whether the message is familiar enough to classify (``FAMILIAR_SHARE``)."""
+        chars, words = analyze(text, language, self.vocabulary)
+        idx, vals = self._weigh(chars, words)
+        return idx, vals, self._familiar(chars, words)
+
+    def _familiar(self, chars: list[str], words: list[str]) -> bool:
+        index = self.index
+        if any(w in index for w in words):
+            return True
+        longer = [c for c in chars if len(c) >= 4]
+        return bool(longer) and sum(c in index for c in longer) >= FAMILIAR_SHARE * len(longer)
 
     def _weigh(self, chars: list[str], words: list[str]) -> tuple[np.ndarray, np.ndarray]:
         get = self.index.get

@@ -155,7 +155,9 @@ def test_fallback_ladder_outside_flows(content: Content) -> None:
     second = say(content, first.state, "qwerty")
     third = say(content, second.state, "zxcvb")
     assert [keys(o) for o in (first, second, third)] == [
-        ["common.not_understood"], ["common.not_understood_menu"], ["common.offer_human"]
+        ["common.not_understood"],
+        ["common.not_understood_menu"],
+        ["common.offer_human"],
     ]
     assert [b.payload for b in second.replies[0].buttons] == ["/register_jobseeker", "/join_video_meeting"]
     handoff = say(content, third.state, "/affirm")
@@ -219,8 +221,11 @@ def test_engine_is_pure_and_imports_no_io() -> None:
     for path in Path("flows").glob("*.py"):
         tree = ast.parse(path.read_text())
         for node in ast.walk(tree):
-            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
-                [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else ([node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            )
             for name in names:
                 assert name.split(".")[0] not in forbidden, f"{path} imports {name}"
 
@@ -244,3 +249,14 @@ flows:
         (root / "templates" / lang / "demo.j2").write_text("{% block ask_codes %}x{% endblock %}")
     content = load_content(root)
     assert keys(say(content, State(), "/forget")) == ["demo.ask_codes"]
+
+
+def test_a_date_or_time_that_does_not_answer_a_date_question_gets_the_hint(content: Content) -> None:
+    """A time ("klo 9") to "which day?" is an attempt at an answer, whatever intent the words resemble."""
+    out = walk_to_date(content)
+    time_only = (Entity(type="time", value="09:00", text="klo 9", start=0, end=5),)
+    partial = say(content, out.state, "klo 9", "goodbye", entities=time_only)
+    assert keys(partial) == ["common.hint_date", "demo.ask_when"]
+    assert partial.state.failures == 1
+    # the same words without a time are small talk, answered before the question is asked again
+    assert keys(say(content, out.state, "moikka", "goodbye"))[0] != "common.hint_date"

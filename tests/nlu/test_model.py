@@ -9,9 +9,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from flows.model import OUT_OF_SCOPE
+from flows.model import OUT_OF_SCOPE, SourcePos
+from nlu.data import Example
 from nlu.errors import ModelFileError, NLUError, TrainingDataError
-from nlu.model import NLUModel, data_hash, is_stale, load, load_or_train, train
+from nlu.model import NLUModel, _dev_split, data_hash, is_stale, load, load_or_train, train
 
 NOW = datetime(2025, 12, 5, 14, 0, tzinfo=ZoneInfo("Europe/Helsinki"))
 
@@ -64,7 +65,10 @@ def test_below_the_threshold_the_parse_is_out_of_scope(mini_model: NLUModel) -> 
         parsed = mini_model.parse(text, "fi", NOW)
         if parsed.ranking[0].name == OUT_OF_SCOPE:
             assert (parsed.intent, parsed.confidence) == (OUT_OF_SCOPE, parsed.ranking[0].confidence)
-        elif parsed.ranking[0].confidence < mini_model.calibration.threshold:
+        elif (
+            parsed.ranking[0].confidence < mini_model.calibration.threshold
+            or not mini_model.featurizer.read(text, "fi")[2]
+        ):
             assert parsed.intent == OUT_OF_SCOPE
             assert parsed.confidence == pytest.approx(1.0 - parsed.ranking[0].confidence)
         else:
@@ -142,3 +146,32 @@ def test_training_is_deterministic(mini_data: Path, mini_model: NLUModel) -> Non
     again = train(mini_data)
     assert again.calibration == mini_model.calibration
     assert (again.weights == mini_model.weights).all()
+
+
+@pytest.mark.parametrize("text", ["pqpqpq", "xqzvxq wqxz", "Как дела у тебя"])
+def test_a_message_with_nothing_known_in_it_is_out_of_scope(mini_model: NLUModel, text: str) -> None:
+    """Keyboard mashing or another alphabet: whatever intent scores best does so by chance."""
+    parsed = mini_model.parse(text, "fi", NOW)
+    assert parsed.intent == OUT_OF_SCOPE
+    assert parsed.ranking  # the ranking is still there for whoever wants to look
+
+
+@pytest.mark.parametrize("text", ["hei", "muistuta pqpqpq", "ilmottautuminen"])
+def test_one_known_word_or_enough_known_letters_make_a_message_familiar(mini_model: NLUModel, text: str) -> None:
+    assert mini_model.featurizer.read(text, "fi")[2]
+
+
+def test_new_examples_of_one_intent_leave_the_other_intents_dev_split_alone() -> None:
+    """The threshold is chosen on the dev split: writing for one intent must not reshuffle the rest."""
+
+    def example(text: str, intent: str) -> Example:
+        return Example(text=text, intent=intent, language="fi", source=SourcePos("x.yml", 1))
+
+    def examples(extra: int) -> list[Example]:
+        found = [example(f"fi {intent} {i}", intent) for intent in "abc" for i in range(20)]
+        return [example(f"fi a new {i}", "a") for i in range(extra)] + found
+
+    before = {examples(0)[i].text for i in _dev_split(examples(0))}
+    grown = examples(15)
+    after = {grown[i].text for i in _dev_split(grown)}
+    assert {t for t in before if not t.startswith("fi a")} == {t for t in after if not t.startswith("fi a")}
