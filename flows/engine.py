@@ -23,7 +23,8 @@ Rule 5 (intents).    A recognised intent starts its flow. While a question waits
                      digression: a one-message answer is given at once and the question asked
                      again; a longer flow is offered first (an explicit menu button starts it).
 Rule 6 (fallback).   Otherwise: at a question, re-ask with a hint, and after two misses offer a
-                     person; outside a flow, ask to rephrase, then show the menu, then offer a person.
+                     person; outside a flow, ask to rephrase (offering the flows the NLU half
+                     recognised, as buttons), then show the menu, then offer a person.
 
 The engine never mutates: each rule returns a new ``State`` (``dataclasses.replace``). It reads no
 clock (``now`` is passed in) and renders no text (replies are template keys; ``flows.render``).
@@ -80,6 +81,10 @@ CHOICE_PREFIX: Final = "/c:"
 YES_PAYLOAD: Final = "/affirm"
 NO_PAYLOAD: Final = "/deny"
 YES_NO_MIN_CONFIDENCE: Final = 0.5
+SUGGESTION_MIN_CONFIDENCE: Final = 0.15
+"""A flow this likely, though not likely enough to start, is offered as a button when the message
+was not understood: one press instead of rephrasing (Rasa's two-stage fallback, in one step)."""
+SUGGESTIONS_SHOWN: Final = 2
 """An NLU yes/no below this is not taken as an answer: a "yes" may confirm deleting data."""
 OFFER_HANDOFF: Final = "handoff:"
 OFFER_FLOW: Final = "flow:"
@@ -254,10 +259,10 @@ def _route(turn: _Turn, state: State, msg: ParsedMessage) -> State:
             return _start_flow(turn, _reset_misses(state), flow)
         turn.say("common.digression_offer", _yes_no_buttons(), title=flow.title.get(state.language, flow.id))
         return replace(state, offer=OFFER_FLOW + flow_id)
-    return _not_understood(turn, state)
+    return _not_understood(turn, state, msg)
 
 
-def _not_understood(turn: _Turn, state: State) -> State:
+def _not_understood(turn: _Turn, state: State, msg: ParsedMessage | None = None) -> State:
     frame = state.frame
     if frame is not None and frame.waiting:
         failures = state.failures + 1
@@ -267,13 +272,32 @@ def _not_understood(turn: _Turn, state: State) -> State:
         return _reask(turn, replace(state, failures=failures), hint=True)
     fallbacks = state.fallbacks + 1
     if fallbacks == 1:
-        turn.say("common.not_understood")
+        suggestions = _suggestions(turn, state, msg)
+        if suggestions:
+            turn.say("common.did_you_mean", suggestions)
+        else:
+            turn.say("common.not_understood")
         return replace(state, fallbacks=fallbacks)
     if fallbacks == 2:
         turn.say("common.not_understood_menu", _menu_buttons(turn, state))
         return replace(state, fallbacks=fallbacks)
     turn.say("common.offer_human", _yes_no_buttons())
     return replace(state, fallbacks=0, offer=OFFER_HANDOFF + "not_understood")
+
+
+def _suggestions(turn: _Turn, state: State, msg: ParsedMessage | None) -> tuple[Button, ...]:
+    """Buttons for the flows the message's ranking half recognised, most likely first."""
+    if msg is None:
+        return ()
+    flows = turn.content.flows
+    found: list[str] = []
+    for score in msg.ranking:
+        flow_id = turn.content.intent_flows.get(score.name)
+        if score.confidence < SUGGESTION_MIN_CONFIDENCE or len(found) == SUGGESTIONS_SHOWN:
+            break
+        if flow_id is not None and flow_id not in found:
+            found.append(flow_id)
+    return tuple(Button(text=flows[f].title.get(state.language, f), payload=f"/{flows[f].intents[0]}") for f in found)
 
 
 def _command(turn: _Turn, state: State, command: str) -> State:

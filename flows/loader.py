@@ -104,6 +104,7 @@ COMMON_BLOCKS: Final = (
     "menu",
     "not_understood",
     "not_understood_menu",
+    "did_you_mean",
     "offer_human",
     "handoff_done",
     "handoff_declined",

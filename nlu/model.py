@@ -124,13 +124,20 @@ class NLUModel:
         when = now if now is not None else datetime.now(HELSINKI)
         entities = extract(text, when, language or lang_hint)
         idx, vals, familiar = self.featurizer.read(text, language or lang_hint)
+        if not familiar:
+            # Nothing in the message is known: any ranking would be noise (and the engine offers
+            # the flows of a ranking as buttons), so the parse is plainly out of scope.
+            score = IntentScore(name=OUT_OF_SCOPE, confidence=1.0)
+            return ParsedMessage(
+                text=text, intent=OUT_OF_SCOPE, confidence=1.0, ranking=(score,), entities=entities, language=language
+            )
         probabilities = self._calibrated(idx, vals)
         order = np.argsort(-probabilities)[:RANKING_SIZE]
         ranking = tuple(IntentScore(name=self.intents[i], confidence=float(probabilities[i])) for i in order)
         best = ranking[0]
-        if best.name != OUT_OF_SCOPE and (best.confidence < self.calibration.threshold or not familiar):
-            # Not sure enough, or nothing in the message is known: the engine's fallback is better
-            # than a wrong flow. The confidence is then the chance that the best guess is wrong.
+        if best.name != OUT_OF_SCOPE and best.confidence < self.calibration.threshold:
+            # Not sure enough: the engine's fallback is better than a wrong flow. The confidence
+            # is then the chance that the best guess is wrong.
             intent, confidence = OUT_OF_SCOPE, 1.0 - best.confidence
         else:
             intent, confidence = best.name, best.confidence

@@ -11,7 +11,7 @@ import pytest
 from flows.content import Content
 from flows.engine import choice_ref, start, step
 from flows.loader import load_content
-from flows.model import Entity, Handoff, Outcome, ParsedMessage, RunAction, State
+from flows.model import Entity, Handoff, IntentScore, Outcome, ParsedMessage, RunAction, State
 from tests.flows.minicontent import write_content
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=ZoneInfo("Europe/Helsinki"))  # a Monday
@@ -260,3 +260,35 @@ def test_a_date_or_time_that_does_not_answer_a_date_question_gets_the_hint(conte
     assert partial.state.failures == 1
     # the same words without a time are small talk, answered before the question is asked again
     assert keys(say(content, out.state, "moikka", "goodbye"))[0] != "common.hint_date"
+
+
+def ranked(text: str, *scores: tuple[str, float]) -> ParsedMessage:
+    ranking = tuple(IntentScore(name=n, confidence=c) for n, c in scores)
+    return ParsedMessage(text=text, intent="out_of_scope", confidence=0.5, ranking=ranking)
+
+
+def test_a_half_recognised_message_offers_the_likely_flows_as_buttons(content: Content) -> None:
+    msg = ranked(
+        "huominen nettijuttu",
+        ("join_video_meeting", 0.24),
+        ("out_of_scope", 0.2),
+        ("greet", 0.18),
+        ("startup_grant", 0.16),
+        ("register_jobseeker", 0.15),
+    )
+    out = step(content, State(), msg, now=NOW)
+    assert keys(out) == ["common.did_you_mean"]
+    buttons = out.replies[0].buttons
+    assert [(b.text, b.payload) for b in buttons] == [("Video fi", "/join_video_meeting"), ("Lyhyt", "/startup_grant")]
+    pressed = say(content, out.state, buttons[0].payload, "join_video_meeting")
+    assert out.state.fallbacks == 1 and pressed.state.fallbacks == 0
+    assert pressed.state.frame is not None and pressed.state.frame.flow == "video"
+
+
+def test_nothing_likely_enough_is_a_plain_request_to_rephrase(content: Content) -> None:
+    msg = ranked("mitä kuuluu kuussa", ("out_of_scope", 0.8), ("join_video_meeting", 0.1))
+    out = step(content, State(), msg, now=NOW)
+    assert keys(out) == ["common.not_understood"]
+    assert out.replies[0].buttons == ()
+    again = step(content, out.state, msg, now=NOW)
+    assert keys(again) == ["common.not_understood_menu"]  # the second miss shows the menu, as before
