@@ -81,11 +81,11 @@ CHOICE_PREFIX: Final = "/c:"
 YES_PAYLOAD: Final = "/affirm"
 NO_PAYLOAD: Final = "/deny"
 YES_NO_MIN_CONFIDENCE: Final = 0.5
+"""An NLU yes/no below this is not taken as an answer: a "yes" may confirm deleting data."""
 SUGGESTION_MIN_CONFIDENCE: Final = 0.15
 """A flow this likely, though not likely enough to start, is offered as a button when the message
 was not understood: one press instead of rephrasing (Rasa's two-stage fallback, in one step)."""
 SUGGESTIONS_SHOWN: Final = 2
-"""An NLU yes/no below this is not taken as an answer: a "yes" may confirm deleting data."""
 OFFER_HANDOFF: Final = "handoff:"
 OFFER_FLOW: Final = "flow:"
 SLASH_COMMANDS: Final = {
@@ -289,7 +289,6 @@ def _suggestions(turn: _Turn, state: State, msg: ParsedMessage | None) -> tuple[
     """Buttons for the flows the message's ranking half recognised, most likely first."""
     if msg is None:
         return ()
-    flows = turn.content.flows
     found: list[str] = []
     for score in msg.ranking:
         flow_id = turn.content.intent_flows.get(score.name)
@@ -297,7 +296,7 @@ def _suggestions(turn: _Turn, state: State, msg: ParsedMessage | None) -> tuple[
             break
         if flow_id is not None and flow_id not in found:
             found.append(flow_id)
-    return tuple(Button(text=flows[f].title.get(state.language, f), payload=f"/{flows[f].intents[0]}") for f in found)
+    return tuple(_flow_button(turn, state, f) for f in found)
 
 
 def _command(turn: _Turn, state: State, command: str) -> State:
@@ -661,10 +660,13 @@ def _current_step(turn: _Turn, frame: Frame | None) -> Step | None:
 
 
 def _menu_buttons(turn: _Turn, state: State) -> tuple[Button, ...]:
-    flows = turn.content.flows
-    return tuple(
-        Button(text=flows[f].title.get(state.language, f), payload=f"/{flows[f].intents[0]}") for f in turn.content.menu
-    )
+    return tuple(_flow_button(turn, state, f) for f in turn.content.menu)
+
+
+def _flow_button(turn: _Turn, state: State, flow_id: str) -> Button:
+    """A button that starts ``flow_id``: its title, and its first intent as the payload."""
+    flow = turn.content.flows[flow_id]
+    return Button(text=flow.title.get(state.language, flow_id), payload=f"/{flow.intents[0]}")
 
 
 def _show_menu(turn: _Turn, state: State) -> None:
