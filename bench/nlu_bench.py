@@ -9,7 +9,8 @@ running Rasa server stand beside ours (``bench/rasa_parity.sh`` starts one).
     python bench/nlu_bench.py [--data content/nlu] [--heldout tests/data/nlu_heldout]
                               [--model FILE (skip training)] [--rasa-url http://127.0.0.1:5005]
 
-Training never sees the held-out set; nothing here tunes anything.
+A held-out folder with sets in sub-folders (``situational/fi/...``, ``blind/fi/...``) gets a column
+per set and one for all of them. Training never sees the held-out sets; nothing here tunes anything.
 """
 
 from __future__ import annotations
@@ -73,7 +74,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     args = parser.parse_args(argv)
 
-    examples = read_path(args.heldout).examples
+    sets = _held_out_sets(args.heldout)
     with tempfile.TemporaryDirectory() as tmp:
         if args.model:
             model_path, train_seconds = args.model, None
@@ -88,8 +89,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         load_seconds = time.perf_counter() - started
         memory = _memory(model_path)
 
-    columns: dict[str, dict[str, Any]] = {"built-in": _figures(model, examples)}
-    columns["built-in"].update(
+    columns: dict[str, dict[str, Any]] = {name: _figures(model, examples) for name, examples in sets.items()}
+    columns[next(reversed(columns))].update(
         {
             "train time (s)": train_seconds,
             "load time (s)": load_seconds,
@@ -99,14 +100,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     if args.rasa_url:
         rasa = RasaInterpreter(args.rasa_url, fallback=model, timeout=30.0)
-        columns["rasa"] = _figures(rasa, examples, raw=_raw_rasa(args.rasa_url))
+        for name, examples in sets.items():
+            columns[f"rasa {name}"] = _figures(rasa, examples, raw=_raw_rasa(args.rasa_url))
         rasa.close()
 
     if args.json:
         print(json.dumps(columns, indent=2))
     else:
-        _print_table(columns, len(examples))
+        _print_table(columns, {name: len(examples) for name, examples in sets.items()})
     return 0
+
+
+def _held_out_sets(root: Path) -> dict[str, list[Example]]:
+    """``{set: examples}`` for each set folder under ``root``, then ``all``; or ``{"built-in": ...}``."""
+    folders = sorted(p for p in root.iterdir() if p.is_dir() and p.name not in LANGUAGES) if root.is_dir() else []
+    if not folders:
+        return {"built-in": list(read_path(root).examples)}
+    sets = {folder.name: list(read_path(folder).examples) for folder in folders}
+    sets["all"] = [example for examples in sets.values() for example in examples]
+    return sets
 
 
 def _figures(
@@ -179,14 +191,15 @@ def _raw_rasa(url: str) -> Callable[[str], None]:
     return parse
 
 
-def _print_table(columns: dict[str, dict[str, Any]], count: int) -> None:
+def _print_table(columns: dict[str, dict[str, Any]], counts: dict[str, int]) -> None:
     names = list(columns)
     rows = list(dict.fromkeys(key for figures in columns.values() for key in figures))
     width = max(len(r) for r in rows) + 2
-    print(f"held-out messages: {count}")
-    print(f"{'':<{width}}" + "".join(f"{n:>12}" for n in names) + f"{'target':>12}")
+    cell = max(12, *(len(n) + 2 for n in names))
+    print("held-out messages: " + ", ".join(f"{name} {count}" for name, count in counts.items()))
+    print(f"{'':<{width}}" + "".join(f"{n:>{cell}}" for n in names) + f"{'target':>12}")
     for row in rows:
-        cells = "".join(f"{_cell(row, columns[n].get(row)):>12}" for n in names)
+        cells = "".join(f"{_cell(row, columns[n].get(row)):>{cell}}" for n in names)
         target = TARGETS.get(row)
         print(f"{row:<{width}}{cells}{(f'≥{target:.0%}' if target else ''):>12}")
 

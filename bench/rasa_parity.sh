@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Rasa 3.6 and the built-in NLU side by side on tests/data/nlu_heldout: accuracy and latency.
+# Rasa 3.6 and the built-in NLU side by side on the held-out sets (tests/data/nlu_heldout): accuracy and latency.
 #
 # Installs Rasa outside the repository if it is missing (../shared/rasa/install.sh; a few minutes,
 # ~2 GB), trains it on content/nlu/ with nlu/rasa/config.yml, serves it with `rasa run --enable-api`

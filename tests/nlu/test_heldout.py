@@ -1,9 +1,16 @@
 """The held-out gate: the real model, trained once per session on content/nlu, on tests/data/nlu_heldout.
 
-The held-out set is written separately from the training data and never trained on. Two kinds of
-assertions: floors that today's model clears with a small margin (a regression gate: a change that
-loses accuracy fails the suite), and the targets of issue 5, expected to fail until the training
-data carries the model there (not strict, so reaching them is reported, not an error).
+Two held-out sets, both written separately from the training data and never trained on
+(``tests/data/nlu_heldout/README.md`` tells their story):
+
+- **situational** (the first set): written to be hard — unusual situations and wordings. Its
+  misses have been read while deciding what to write, so its figures flatter somewhat.
+- **blind** (2026-12-05): written by writers who saw neither the training data nor the first set,
+  from the intent table alone; nobody has looked at its misses.
+
+Floors that today's model clears with a small margin are a regression gate on both. The targets
+of issue 5 are asserted on the blind set, which reaches them, and reported (not strict) on the
+situational set, which does not yet.
 """
 
 from __future__ import annotations
@@ -19,46 +26,58 @@ from nlu.evaluation import Evaluation, evaluate
 
 HELDOUT = Path(__file__).resolve().parents[1] / "data" / "nlu_heldout"
 TRAINING = Path(__file__).resolve().parents[2] / "content" / "nlu"
+SETS = ("situational", "blind")
 
-FLOORS = {"fi": 0.80, "sv": 0.83, "en": 0.86}
-OUT_OF_SCOPE_RECALL_FLOOR = 0.84
-TARGETS = {"fi": 0.95, "sv": 0.92, "en": 0.92}
-OUT_OF_SCOPE_RECALL_TARGET = 0.90
+FLOORS = {
+    "situational": {"fi": 0.88, "sv": 0.85, "en": 0.88, "out_of_scope": 0.84},
+    "blind": {"fi": 0.95, "sv": 0.95, "en": 0.93, "out_of_scope": 0.92},
+}
+TARGETS = {"fi": 0.95, "sv": 0.92, "en": 0.92, "out_of_scope": 0.90}
 LANGUAGE_ID_TARGET = 0.97
 
 
 @pytest.fixture(scope="module")
-def heldout(nlu_model: Any) -> Evaluation:
-    return evaluate(nlu_model, read_path(HELDOUT).examples)
+def heldout(nlu_model: Any) -> dict[str, Evaluation]:
+    return {name: evaluate(nlu_model, read_path(HELDOUT / name).examples) for name in SETS}
 
 
-@pytest.mark.parametrize("language", sorted(FLOORS))
-def test_accuracy_does_not_fall_below_the_floor(heldout: Evaluation, language: str) -> None:
-    accuracy = heldout.language_accuracy(language)
-    assert accuracy is not None and accuracy >= FLOORS[language], f"{language}: {accuracy:.1%}"
+def _figure(evaluation: Evaluation, key: str) -> float:
+    value = evaluation.out_of_scope_recall if key == "out_of_scope" else evaluation.language_accuracy(key)
+    assert value is not None, f"no {key} examples"
+    return value
 
 
-def test_out_of_scope_recall_does_not_fall_below_the_floor(heldout: Evaluation) -> None:
-    assert heldout.out_of_scope_recall is not None
-    assert heldout.out_of_scope_recall >= OUT_OF_SCOPE_RECALL_FLOOR
+@pytest.mark.parametrize(("name", "key"), [(name, key) for name in SETS for key in FLOORS[name]])
+def test_figures_do_not_fall_below_the_floor(heldout: dict[str, Evaluation], name: str, key: str) -> None:
+    value = _figure(heldout[name], key)
+    assert value >= FLOORS[name][key], f"{name} {key}: {value:.1%}"
 
 
-def test_language_id_on_messages_of_three_or_more_words(heldout: Evaluation) -> None:
-    for language, (correct, total) in heldout.language_correct.items():
-        assert correct / total >= LANGUAGE_ID_TARGET, f"{language}: {correct}/{total}"
+@pytest.mark.parametrize("key", sorted(TARGETS))
+def test_issue_targets_on_the_blind_set(heldout: dict[str, Evaluation], key: str) -> None:
+    value = _figure(heldout["blind"], key)
+    assert value >= TARGETS[key], f"blind {key}: {value:.1%}"
 
 
-@pytest.mark.xfail(reason="issue 5 targets not reached yet: see bench/nlu_bench.py for the figures", strict=False)
-@pytest.mark.parametrize("language", sorted(TARGETS))
-def test_issue_target_accuracy(heldout: Evaluation, language: str) -> None:
-    accuracy = heldout.language_accuracy(language)
-    assert accuracy is not None and accuracy >= TARGETS[language], f"{language}: {accuracy:.1%}"
+@pytest.mark.xfail(reason="issue 5 targets not reached on the situational set: see bench/nlu_bench.py", strict=False)
+@pytest.mark.parametrize("key", sorted(TARGETS))
+def test_issue_targets_on_the_situational_set(heldout: dict[str, Evaluation], key: str) -> None:
+    value = _figure(heldout["situational"], key)
+    assert value >= TARGETS[key], f"situational {key}: {value:.1%}"
 
 
-@pytest.mark.xfail(reason="issue 5 target not reached yet: see bench/nlu_bench.py for the figures", strict=False)
-def test_issue_target_out_of_scope_recall(heldout: Evaluation) -> None:
-    assert heldout.out_of_scope_recall is not None
-    assert heldout.out_of_scope_recall >= OUT_OF_SCOPE_RECALL_TARGET
+@pytest.mark.parametrize("name", SETS)
+def test_language_id_on_messages_of_three_or_more_words(heldout: dict[str, Evaluation], name: str) -> None:
+    for language, (correct, total) in heldout[name].language_correct.items():
+        assert correct / total >= LANGUAGE_ID_TARGET, f"{name} {language}: {correct}/{total}"
+
+
+def test_both_sets_cover_every_intent_in_every_language() -> None:
+    training = read_path(TRAINING).examples
+    expected = {(e.language, e.intent) for e in training}
+    for name in SETS:
+        found = {(e.language, e.intent) for e in read_path(HELDOUT / name).examples}
+        assert expected <= found, f"{name} lacks {sorted(expected - found)[:5]}"
 
 
 def test_no_held_out_sentence_is_also_a_training_example() -> None:
