@@ -86,6 +86,11 @@ SUGGESTION_MIN_CONFIDENCE: Final = 0.15
 """A flow this likely, though not likely enough to start, is offered as a button when the message
 was not understood: one press instead of rephrasing (Rasa's two-stage fallback, in one step)."""
 SUGGESTIONS_SHOWN: Final = 2
+DIGRESSION_MIN_CONFIDENCE: Final = 0.5
+"""While a question waits, another flow below this is not offered: a customer in the middle of a
+flow is far more likely to be answering badly ("at the end of the month I think" to a date
+question, 0.35 end_job_search) than changing the subject, and the step's own hint helps more
+than "do you want to switch to ending your job search?"."""
 OFFER_HANDOFF: Final = "handoff:"
 OFFER_FLOW: Final = "flow:"
 SLASH_COMMANDS: Final = {
@@ -253,6 +258,8 @@ def _route(turn: _Turn, state: State, msg: ParsedMessage) -> State:
         flow = turn.content.flows[flow_id]
         if not waiting:
             return _start_flow(turn, _reset_misses(state), flow)
+        if not explicit and msg.confidence < DIGRESSION_MIN_CONFIDENCE:
+            return _not_understood(turn, state, msg)
         if any(f.flow == flow_id for f in state.stack):
             return _reask(turn, state, hint=False)
         if explicit or not flow.interactive:

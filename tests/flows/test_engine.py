@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -148,6 +149,18 @@ def test_long_digression_is_offered_first(content: Content) -> None:
     assert keys(done) == ["video.bye", "common.returning", "demo.ask_codes"]
     refused = say(content, offer.state, "ei")
     assert keys(refused) == ["demo.ask_codes"] and refused.state.offer is None
+
+
+def test_a_weakly_recognised_flow_mid_question_counts_as_a_failed_answer(content: Content) -> None:
+    at_codes = press(content, say(content, State(), "x", "register_jobseeker"), 0)
+    for intent in ("join_video_meeting", "startup_grant"):  # one offered, one answered when sure
+        weak = ParsedMessage(text="loppukuusta kai", intent=intent, confidence=0.35)
+        out = step(content, at_codes.state, weak, now=NOW)
+        assert "common.digression_offer" not in keys(out) and "short.answer" not in keys(out)
+        assert keys(out)[-1] == "demo.ask_codes"
+        assert out.state.frame == at_codes.state.frame and out.state.offer is None
+        sure = step(content, at_codes.state, replace(weak, confidence=0.9), now=NOW)
+        assert keys(sure)[0] in ("common.digression_offer", "short.answer")
 
 
 def test_fallback_ladder_outside_flows(content: Content) -> None:
