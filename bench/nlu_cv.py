@@ -30,8 +30,8 @@ sys.path.insert(0, str(ROOT))
 
 from flows.model import LANGUAGES, OUT_OF_SCOPE  # noqa: E402
 from nlu.data import Example, read_path  # noqa: E402
-from nlu.features import Featurizer, Vocabulary, analyze  # noqa: E402
-from nlu.model import NEAR_DUPLICATE, train_on  # noqa: E402
+from nlu.features import Vocabulary, analyze  # noqa: E402
+from nlu.model import NEAR_DUPLICATE, closest_similarity, train_on  # noqa: E402
 
 SEED: Final = 7
 CONFUSIONS_SHOWN: Final = 25
@@ -85,11 +85,11 @@ def _folds(examples: Sequence[Example], k: int) -> list[set[int]]:
 
 
 def _without_twins(rest: Sequence[Example], tested: Sequence[Example], vocabulary: Vocabulary) -> list[Example]:
-    rest_features = [analyze(e.text, e.language, vocabulary) for e in rest]
-    tested_features = [analyze(e.text, e.language, vocabulary) for e in tested]
-    featurizer = Featurizer.fit([*rest_features, *tested_features], vocabulary)
-    similarity = featurizer.transform(rest_features) @ featurizer.transform(tested_features).T
-    closest = similarity.max(axis=1).toarray().ravel() / len(featurizer.group_weights)
+    closest = closest_similarity(
+        [(analyze(e.text, e.language, vocabulary), e.language) for e in rest],
+        [(analyze(e.text, e.language, vocabulary), e.language) for e in tested],
+        vocabulary,
+    )
     return [e for e, c in zip(rest, closest, strict=True) if c < NEAR_DUPLICATE]
 
 
