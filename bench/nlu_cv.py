@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 from flows.model import LANGUAGES, OUT_OF_SCOPE  # noqa: E402
 from nlu.data import Example, read_path  # noqa: E402
-from nlu.features import Vocabulary, analyze  # noqa: E402
+from nlu.features import Corpus, Vocabulary, analyze  # noqa: E402
 from nlu.model import NEAR_DUPLICATE, closest_similarity, train_on  # noqa: E402
 
 SEED: Final = 7
@@ -85,9 +85,11 @@ def _folds(examples: Sequence[Example], k: int) -> list[set[int]]:
 
 
 def _without_twins(rest: Sequence[Example], tested: Sequence[Example], vocabulary: Vocabulary) -> list[Example]:
+    corpus = Corpus([analyze(e.text, e.language, vocabulary) for e in (*rest, *tested)])
     closest = closest_similarity(
-        [(analyze(e.text, e.language, vocabulary), e.language) for e in rest],
-        [(analyze(e.text, e.language, vocabulary), e.language) for e in tested],
+        corpus,
+        [(i, e.language) for i, e in enumerate(rest)],
+        [(len(rest) + i, e.language) for i, e in enumerate(tested)],
         vocabulary,
     )
     return [e for e, c in zip(rest, closest, strict=True) if c < NEAR_DUPLICATE]

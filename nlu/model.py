@@ -41,7 +41,7 @@ from nlu.augment import variants
 from nlu.data import Example, TrainingData, read_path
 from nlu.entities import extract
 from nlu.errors import ModelFileError, NLUError
-from nlu.features import Featurizer, Vocabulary, analyze
+from nlu.features import Analysed, Corpus, Featurizer, Vocabulary, analyze
 from nlu.lang import LanguageIdentifier
 
 logger = logging.getLogger(__name__)
@@ -290,7 +290,9 @@ def train_on(data: TrainingData, digest: str, progress: Progress = _no_progress)
     intents = data.intents
 
     progress("augmenting and featurizing", 0.1)
-    rows = _featurize_examples(data, vocabulary, lambda f: progress("augmenting and featurizing", 0.1 + 0.5 * f))
+    corpus, rows = _featurize_examples(
+        data, vocabulary, lambda f: progress("augmenting and featurizing", 0.1 + 0.5 * f)
+    )
 
     progress("fitting the model; calibrating on a dev split", 0.6)
     dev = _dev_split(data.examples)
@@ -299,11 +301,13 @@ def train_on(data: TrainingData, digest: str, progress: Progress = _no_progress)
         # The final fit (liblinear, which releases the GIL) runs beside the search for twins.
         # The calibration fit waits for it: liblinear draws from the C library's global rand(),
         # so two fits at once would make the model depend on timing.
-        final = pool.submit(_fit, rows, vocabulary, intents)
-        train_rows = _without_near_duplicates([r for i, r in enumerate(rows) if i not in dev], dev_rows, vocabulary)
+        final = pool.submit(_fit, corpus, rows, vocabulary, intents)
+        train_rows = _without_near_duplicates(
+            corpus, [r for i, r in enumerate(rows) if i not in dev], dev_rows, vocabulary
+        )
         featurizer, weights, bias = final.result()
     progress("fitting the model; calibrating on a dev split", 0.85)
-    calibration, dev_metrics = _calibrate(train_rows, dev_rows, vocabulary, intents)
+    calibration, dev_metrics = _calibrate(corpus, train_rows, dev_rows, vocabulary, intents)
     elapsed = time.perf_counter() - started
     progress("done", 1.0)
     metrics = {
@@ -327,24 +331,28 @@ def train_on(data: TrainingData, digest: str, progress: Progress = _no_progress)
 
 @dataclass(frozen=True, slots=True)
 class _Row:
-    """One example's analysed features and its augmented variants'."""
+    """One example: where its text and its augmented variants are in the training ``Corpus``."""
 
     intent: str
     language: str | None
-    original: tuple[list[str], list[str]]
-    augmented: tuple[tuple[list[str], list[str]], ...]
+    original: int
+    augmented: tuple[int, ...]
 
 
-def _featurize_examples(data: TrainingData, vocabulary: Vocabulary, progress: Callable[[float], None]) -> list[_Row]:
+def _featurize_examples(
+    data: TrainingData, vocabulary: Vocabulary, progress: Callable[[float], None]
+) -> tuple[Corpus, list[_Row]]:
     rows: list[_Row] = []
+    analysed: list[Analysed] = []
     total = max(1, len(data.examples))
     for i, example in enumerate(data.examples):
         texts = [example.text, *variants(example.text, example.language, AUGMENTED_VARIANTS)]
-        analysed = [analyze(t, example.language, vocabulary) for t in texts]
-        rows.append(_Row(example.intent, example.language, analysed[0], tuple(analysed[1:])))
+        first = len(analysed)
+        analysed.extend(analyze(t, example.language, vocabulary) for t in texts)
+        rows.append(_Row(example.intent, example.language, first, tuple(range(first + 1, len(analysed)))))
         if i % 200 == 0:
             progress(i / total)
-    return rows
+    return Corpus(analysed), rows
 
 
 def _dev_split(examples: Sequence[Example]) -> set[int]:
@@ -362,7 +370,7 @@ def _dev_split(examples: Sequence[Example]) -> set[int]:
 
 
 def _without_near_duplicates(
-    train_rows: Sequence[_Row], dev_rows: Sequence[_Row], vocabulary: Vocabulary
+    corpus: Corpus, train_rows: Sequence[_Row], dev_rows: Sequence[_Row], vocabulary: Vocabulary
 ) -> list[_Row]:
     """``train_rows`` minus those nearly identical to a dev example.
 
@@ -371,56 +379,58 @@ def _without_near_duplicates(
     temperature and threshold chosen on it would be too trusting for messages that are new.
     """
     closest = closest_similarity(
-        [(r.original, r.language) for r in train_rows], [(r.original, r.language) for r in dev_rows], vocabulary
+        corpus,
+        [(r.original, r.language) for r in train_rows],
+        [(r.original, r.language) for r in dev_rows],
+        vocabulary,
     )
     return [row for row, similarity in zip(train_rows, closest, strict=True) if similarity < NEAR_DUPLICATE]
 
 
-Analysed = tuple[list[str], list[str]]
-"""``analyze``'s (char, word) features of one text."""
-
-
 def closest_similarity(
-    rows: Sequence[tuple[Analysed, str | None]], others: Sequence[tuple[Analysed, str | None]], vocabulary: Vocabulary
+    corpus: Corpus,
+    rows: Sequence[tuple[int, str | None]],
+    others: Sequence[tuple[int, str | None]],
+    vocabulary: Vocabulary,
 ) -> np.ndarray:
-    """For each of ``rows`` (features, language), its greatest cosine similarity to one of ``others`` in its language.
+    """For each of ``rows`` (text in ``corpus``, language), its greatest cosine similarity to one of ``others``.
 
     Used to leave out twins, here and in ``bench/nlu_cv.py``. Only within a language: twins across
     languages do not occur, and the product of all rows with all others is the slowest step of
     training (three times the work, over 10 s on our data).
     """
-    featurizer = Featurizer.fit([features for features, _ in (*rows, *others)], vocabulary)
+    featurizer = Featurizer.fit(corpus, vocabulary, members=[text for text, _ in (*rows, *others)])
     closest = np.zeros(len(rows), dtype=np.float32)
     for language in {language for _, language in rows}:
         mine = [i for i, (_, lang) in enumerate(rows) if lang == language]
-        theirs = [features for features, lang in others if lang == language]
+        theirs = [text for text, lang in others if lang == language]
         if not theirs:
             continue
-        similarity = featurizer.transform([rows[i][0] for i in mine]) @ featurizer.transform(theirs).T
+        similarity = featurizer.transform(corpus, [rows[i][0] for i in mine]) @ featurizer.transform(corpus, theirs).T
         # Each group is L2-normalised, so a row's squared norm is the number of groups it has (2).
         closest[mine] = similarity.max(axis=1).toarray().ravel() / len(featurizer.group_weights)
     return closest
 
 
 def _fit(
-    rows: Sequence[_Row], vocabulary: Vocabulary, intents: Sequence[str]
+    corpus: Corpus, rows: Sequence[_Row], vocabulary: Vocabulary, intents: Sequence[str]
 ) -> tuple[Featurizer, np.ndarray, np.ndarray]:
-    analysed: list[tuple[list[str], list[str]]] = []
+    members: list[int] = []
     labels: list[str] = []
     weights: list[float] = []
     for row in rows:
-        analysed.append(row.original)
+        members.append(row.original)
         labels.append(row.intent)
         weights.append(1.0)
         for variant in row.augmented:
-            analysed.append(variant)
+            members.append(variant)
             labels.append(row.intent)
             weights.append(AUGMENTED_WEIGHT)
     # Imported here: scikit-learn costs ~100 MB and 2 s to import, and parsing never needs it.
     from sklearn.svm import LinearSVC
 
-    featurizer = Featurizer.fit(analysed, vocabulary)
-    matrix = featurizer.transform(analysed)
+    featurizer = Featurizer.fit(corpus, vocabulary, members=members)
+    matrix = featurizer.transform(corpus, members)
     # tol 1e-2 instead of 1e-4: the same predictions on our data in 60 % of the time.
     svm = LinearSVC(C=SVM_C, tol=1e-2, random_state=0)
     svm.fit(matrix, labels, sample_weight=weights)
@@ -431,11 +441,11 @@ def _fit(
 
 
 def _calibrate(
-    train_rows: Sequence[_Row], dev_rows: Sequence[_Row], vocabulary: Vocabulary, intents: Sequence[str]
+    corpus: Corpus, train_rows: Sequence[_Row], dev_rows: Sequence[_Row], vocabulary: Vocabulary, intents: Sequence[str]
 ) -> tuple[Calibration, dict[str, float]]:
     """Pick the temperature (least dev log-loss) and the threshold (best dev accuracy with fallback)."""
-    featurizer, weights, bias = _fit(train_rows, vocabulary, intents)
-    matrix = featurizer.transform([r.original for r in dev_rows])
+    featurizer, weights, bias = _fit(corpus, train_rows, vocabulary, intents)
+    matrix = featurizer.transform(corpus, [r.original for r in dev_rows])
     scores = np.asarray(matrix @ weights) + bias
     truth = np.array([intents.index(r.intent) for r in dev_rows])
     temperature = min(

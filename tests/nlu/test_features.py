@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from nlu.data import read_from_string
-from nlu.features import MAX_CHARS, Featurizer, Vocabulary, analyze
+from nlu.features import MAX_CHARS, Corpus, Featurizer, Vocabulary, analyze
 
 LOOKUPS = read_from_string(
     'version: "3.1"\nnlu:\n- synonym: te_office\n  examples: |\n    - työkkäri\n    - TE-toimisto\n'
@@ -76,3 +76,23 @@ def test_state_round_trip() -> None:
 def test_emoji_are_features_though_folding_drops_them() -> None:
     chars, words = analyze("👍", "fi", Vocabulary.from_data(LOOKUPS))
     assert chars == [] and words == ["m:👍"]
+
+
+def test_fitting_members_of_a_corpus_equals_fitting_those_texts_alone() -> None:
+    vocabulary = Vocabulary.from_data(LOOKUPS)
+    texts = ["muistuta mua huomenna", "muistutus maanantaina", "moi moi", "mä oon työkkärissä", "moi", "muistuta"]
+    analysed = [analyze(t, "fi", vocabulary) for t in texts]
+    corpus = Corpus(analysed)
+    members = [0, 2, 3, 5]
+    alone = Featurizer.fit([analysed[i] for i in members], vocabulary)
+    shared = Featurizer.fit(corpus, vocabulary, members=members)
+
+    assert shared.index == alone.index
+    np.testing.assert_array_equal(shared.idf, alone.idf)
+    expected = alone.transform([analysed[i] for i in members]).toarray()
+    np.testing.assert_allclose(shared.transform(corpus, members).toarray(), expected, rtol=1e-6)
+    # Texts outside the members are transformed with the members' features only.
+    idx, vals = shared.vector(texts[1], "fi")
+    row = np.zeros(shared.size, dtype=np.float32)
+    row[idx] = vals
+    np.testing.assert_allclose(shared.transform(corpus, [1]).toarray()[0], row, rtol=1e-6)
