@@ -7,7 +7,7 @@ Theory of operation:
   of the examples plus seeded augmented variants (``nlu.augment``). The classifier is a linear SVM;
   its scores become probabilities through a softmax with a temperature. The temperature and the
   confidence threshold are chosen on a stratified dev split of the *training* data (never on the
-  held-out set); then the model is refitted on all of it.
+  held-out set), in a forked child while the final model is fitted on all of it (``_beside``).
 - **Parsing** (``NLUModel.parse``) never touches scikit-learn: the weights are a dense
   ``(features, intents)`` matrix, and a message's score is a handful of row lookups and a dot
   product, well under a millisecond. A message whose best intent is below the threshold, or is
@@ -23,15 +23,16 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import multiprocessing
 import pickle
 import random
 import time
+import traceback
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -64,6 +65,7 @@ NEAR_DUPLICATE: Final = 0.6
 """Cosine similarity above which a training example counts as a twin of a dev example."""
 SPLIT_SEED: Final = 20251
 RANKING_SIZE: Final = 10
+_T = TypeVar("_T")
 
 Progress = Callable[[str, float], None]
 """``progress(stage, fraction_done)``: for a progress bar; fraction in 0..1."""
@@ -297,17 +299,15 @@ def train_on(data: TrainingData, digest: str, progress: Progress = _no_progress)
     progress("fitting the model; calibrating on a dev split", 0.6)
     dev = _dev_split(data.examples)
     dev_rows = [rows[i] for i in sorted(dev)]
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        # The final fit (liblinear, which releases the GIL) runs beside the search for twins.
-        # The calibration fit waits for it: liblinear draws from the C library's global rand(),
-        # so two fits at once would make the model depend on timing.
-        final = pool.submit(_fit, corpus, rows, vocabulary, intents)
-        train_rows = _without_near_duplicates(
-            corpus, [r for i, r in enumerate(rows) if i not in dev], dev_rows, vocabulary
+    rest = [r for i, r in enumerate(rows) if i not in dev]
+    calibrated = _beside(
+        lambda: _calibrate(
+            corpus, _without_near_duplicates(corpus, rest, dev_rows, vocabulary), dev_rows, vocabulary, intents
         )
-        featurizer, weights, bias = final.result()
+    )
+    featurizer, weights, bias = _fit(corpus, rows, vocabulary, intents)
     progress("fitting the model; calibrating on a dev split", 0.85)
-    calibration, dev_metrics = _calibrate(corpus, train_rows, dev_rows, vocabulary, intents)
+    calibration, dev_metrics = calibrated()
     elapsed = time.perf_counter() - started
     progress("done", 1.0)
     metrics = {
@@ -353,6 +353,50 @@ def _featurize_examples(
         if i % 200 == 0:
             progress(i / total)
     return Corpus(analysed), rows
+
+
+def _beside(work: Callable[[], _T]) -> Callable[[], _T]:
+    """Start ``work`` in a forked child process; the function returned waits for its result.
+
+    Calibration and the final fit are two SVM fits of ~7 and ~13 s, and ``opastin nlu train``
+    must stay under 30 s on two cores. Threads cannot run them side by side: liblinear draws from
+    the C library's global ``rand()``, so two fits at once would make the model depend on timing.
+    A forked child has its own ``rand()``, shares the corpus without copying it, and sends back
+    only the small result. The child does nothing but compute and write to its pipe, so the
+    threads of the parent (a progress bar, a server) that it does not inherit do not matter.
+    Without fork (Windows, macOS's default is spawn) the work runs in this process when awaited.
+    """
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return work
+    context = multiprocessing.get_context("fork")
+    receiver, sender = context.Pipe(duplex=False)
+
+    def run() -> None:
+        try:
+            sender.send((True, work()))
+        except BaseException:  # reported to the parent, which raises it
+            sender.send((False, traceback.format_exc()))
+        finally:
+            sender.close()
+
+    child = context.Process(target=run, name="opastin-nlu-calibration", daemon=True)
+    child.start()
+    sender.close()
+
+    def result() -> _T:
+        try:
+            ok, value = receiver.recv()
+        except EOFError:
+            value, ok = f"the process ended with exit code {child.exitcode} before answering", False
+        finally:
+            receiver.close()
+            child.join()
+        if not ok:
+            raise NLUError(f"NLU calibration failed in its child process: {value}")
+        result_value: _T = value
+        return result_value
+
+    return result
 
 
 def _dev_split(examples: Sequence[Example]) -> set[int]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from datetime import datetime
 from pathlib import Path
@@ -12,7 +13,7 @@ import pytest
 from flows.model import OUT_OF_SCOPE, SourcePos
 from nlu.data import Example
 from nlu.errors import ModelFileError, NLUError, TrainingDataError
-from nlu.model import NLUModel, _dev_split, data_hash, is_stale, load, load_or_train, train
+from nlu.model import NLUModel, _beside, _dev_split, data_hash, is_stale, load, load_or_train, train
 
 NOW = datetime(2025, 12, 5, 14, 0, tzinfo=ZoneInfo("Europe/Helsinki"))
 
@@ -172,3 +173,11 @@ def test_new_examples_of_one_intent_leave_the_other_intents_dev_split_alone() ->
     grown = examples(15)
     after = {grown[i].text for i in _dev_split(grown)}
     assert {t for t in before if not t.startswith("fi a")} == {t for t in after if not t.startswith("fi a")}
+
+
+def test_calibration_runs_in_a_child_process_and_its_failure_is_reported() -> None:
+    """Calibration runs beside the final fit in a forked child (liblinear's rand() is global)."""
+    assert _beside(os.getpid)() != os.getpid()
+    assert _beside(lambda: {"threshold": 0.3})() == {"threshold": 0.3}
+    with pytest.raises(NLUError, match="ZeroDivisionError"):
+        _beside(lambda: 1 // 0)()
