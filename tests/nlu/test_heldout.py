@@ -1,16 +1,18 @@
 """The held-out gate: the real model, trained once per session on content/nlu, on tests/data/nlu_heldout.
 
-Two held-out sets, both written separately from the training data and never trained on
+Three held-out sets, all written separately from the training data and never trained on
 (``tests/data/nlu_heldout/README.md`` tells their story):
 
 - **situational** (the first set): written to be hard — unusual situations and wordings. Its
   misses have been read while deciding what to write, so its figures flatter somewhat.
-- **blind** (2026-12-05): written by writers who saw neither the training data nor the first set,
-  from the intent table alone; nobody has looked at its misses.
+- **blind** (2026-12-05): typical messages, by writers who saw neither the training data nor
+  another set, from the intent table alone; nobody has looked at its misses.
+- **blind_hard** (2026-12-05): written the same blind way, but to be hard like the first set:
+  goals implied by situations, unusual wordings. The honest measure of the hard tail.
 
-Floors that today's model clears with a small margin are a regression gate on both. The targets
-of issue 5 are asserted on the blind set, which reaches them, and reported (not strict) on the
-situational set, which does not yet.
+Floors that today's model clears with a small margin are a regression gate on every set. The
+targets of issue 5 are asserted where the model reaches them and reported (not strict) where it
+does not yet.
 """
 
 from __future__ import annotations
@@ -26,13 +28,19 @@ from nlu.evaluation import Evaluation, evaluate
 
 HELDOUT = Path(__file__).resolve().parents[1] / "data" / "nlu_heldout"
 TRAINING = Path(__file__).resolve().parents[2] / "content" / "nlu"
-SETS = ("situational", "blind")
+SETS = ("situational", "blind", "blind_hard")
 
 FLOORS = {
-    "situational": {"fi": 0.88, "sv": 0.85, "en": 0.88, "out_of_scope": 0.84},
-    "blind": {"fi": 0.95, "sv": 0.95, "en": 0.93, "out_of_scope": 0.92},
+    "situational": {"fi": 0.89, "sv": 0.87, "en": 0.91, "out_of_scope": 0.89},
+    "blind": {"fi": 0.96, "sv": 0.97, "en": 0.95, "out_of_scope": 0.95},
+    "blind_hard": {"fi": 0.91, "sv": 0.94, "en": 0.94, "out_of_scope": 0.87},
 }
 TARGETS = {"fi": 0.95, "sv": 0.92, "en": 0.92, "out_of_scope": 0.90}
+REACHED = {
+    "situational": ("en", "out_of_scope"),
+    "blind": ("fi", "sv", "en", "out_of_scope"),
+    "blind_hard": ("sv", "en", "out_of_scope"),
+}
 LANGUAGE_ID_TARGET = 0.97
 
 
@@ -53,17 +61,17 @@ def test_figures_do_not_fall_below_the_floor(heldout: dict[str, Evaluation], nam
     assert value >= FLOORS[name][key], f"{name} {key}: {value:.1%}"
 
 
-@pytest.mark.parametrize("key", sorted(TARGETS))
-def test_issue_targets_on_the_blind_set(heldout: dict[str, Evaluation], key: str) -> None:
-    value = _figure(heldout["blind"], key)
-    assert value >= TARGETS[key], f"blind {key}: {value:.1%}"
+@pytest.mark.parametrize(("name", "key"), [(name, key) for name in SETS for key in REACHED[name]])
+def test_issue_targets_where_reached(heldout: dict[str, Evaluation], name: str, key: str) -> None:
+    value = _figure(heldout[name], key)
+    assert value >= TARGETS[key], f"{name} {key}: {value:.1%}"
 
 
-@pytest.mark.xfail(reason="issue 5 targets not reached on the situational set: see bench/nlu_bench.py", strict=False)
-@pytest.mark.parametrize("key", sorted(TARGETS))
-def test_issue_targets_on_the_situational_set(heldout: dict[str, Evaluation], key: str) -> None:
-    value = _figure(heldout["situational"], key)
-    assert value >= TARGETS[key], f"situational {key}: {value:.1%}"
+@pytest.mark.xfail(reason="issue 5 target not reached on this set yet: see bench/nlu_bench.py", strict=False)
+@pytest.mark.parametrize(("name", "key"), [(name, key) for name in SETS for key in TARGETS if key not in REACHED[name]])
+def test_issue_targets_not_reached_yet(heldout: dict[str, Evaluation], name: str, key: str) -> None:
+    value = _figure(heldout[name], key)
+    assert value >= TARGETS[key], f"{name} {key}: {value:.1%}"
 
 
 @pytest.mark.parametrize("name", SETS)
