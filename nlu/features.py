@@ -148,7 +148,7 @@ def analyze(
         padded = f" {token} "
         size = len(padded)
         for n in range(low, min(high, size) + 1):
-            chars.extend(padded[i : i + n] for i in range(size - n + 1))
+            chars += [padded[i : i + n] for i in range(size - n + 1)]
     finnish = language in (None, "fi")
     words = [standard_word(t) for t in tokens] if finnish else tokens
     features = [f"w:{w}" for w in words]
@@ -174,12 +174,11 @@ class Corpus:
     """
 
     def __init__(self, analysed: Sequence[Analysed]) -> None:
-        ids: dict[str, int] = {}
-        get = ids.setdefault
+        self.features: list[str] = list(dict.fromkeys(f for chars, words in analysed for f in (*chars, *words)))
+        ids = {f: i for i, f in enumerate(self.features)}
         self.ids: list[np.ndarray] = [
-            np.array([get(f, len(ids)) for f in (*chars, *words)], dtype=np.int64) for chars, words in analysed
+            np.array([ids[f] for f in chars] + [ids[f] for f in words], dtype=np.int64) for chars, words in analysed
         ]
-        self.features: list[str] = list(ids)
         self.groups = np.array([WORD if ":" in f else CHAR for f in self.features], dtype=np.int8)
         order = sorted(range(len(self.features)), key=self.features.__getitem__)
         self.ranks = np.empty(len(order), dtype=np.int64)
