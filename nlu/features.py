@@ -174,16 +174,45 @@ class Corpus:
     """
 
     def __init__(self, analysed: Sequence[Analysed]) -> None:
-        self.features: list[str] = list(dict.fromkeys(f for chars, words in analysed for f in (*chars, *words)))
-        ids = {f: i for i, f in enumerate(self.features)}
-        self.ids: list[np.ndarray] = [
+        features = list(dict.fromkeys(f for chars, words in analysed for f in (*chars, *words)))
+        ids = {f: i for i, f in enumerate(features)}
+        rows = [
             np.array([ids[f] for f in chars] + [ids[f] for f in words], dtype=np.int64) for chars, words in analysed
         ]
-        self.groups = np.array([WORD if ":" in f else CHAR for f in self.features], dtype=np.int8)
-        order = sorted(range(len(self.features)), key=self.features.__getitem__)
+        self._set(features, rows, [np.unique(row) for row in rows])
+
+    def _set(self, features: list[str], ids: list[np.ndarray], unique: list[np.ndarray]) -> None:
+        self.features = features
+        self.ids = ids
+        self.groups = np.array([WORD if ":" in f else CHAR for f in features], dtype=np.int8)
+        order = sorted(range(len(features)), key=features.__getitem__)
         self.ranks = np.empty(len(order), dtype=np.int64)
         self.ranks[order] = np.arange(len(order))
-        self._unique = [np.unique(row) for row in self.ids]
+        self._unique = unique
+        """Each text's distinct feature ids, for document frequencies."""
+
+    @classmethod
+    def joined(cls, first: Corpus, second: Corpus) -> Corpus:
+        """``first``'s texts, then ``second``'s, as one corpus: training analyses two halves in two processes.
+
+        Featurizers index features by their text, not by their place here, so a joined corpus
+        gives the same matrices as one built in a single pass.
+        """
+        index = {f: i for i, f in enumerate(first.features)}
+        features = list(first.features)
+        lookup = np.empty(len(second.features), dtype=np.int64)
+        for j, feature in enumerate(second.features):
+            i = index.setdefault(feature, len(features))
+            if i == len(features):
+                features.append(feature)
+            lookup[j] = i
+        corpus = cls.__new__(cls)
+        corpus._set(
+            features,
+            [*first.ids, *(lookup[row] for row in second.ids)],
+            [*first._unique, *(lookup[row] for row in second._unique)],
+        )
+        return corpus
 
     def __len__(self) -> int:
         return len(self.ids)

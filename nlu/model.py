@@ -343,28 +343,46 @@ class _Row:
 def _featurize_examples(
     data: TrainingData, vocabulary: Vocabulary, progress: Callable[[float], None]
 ) -> tuple[Corpus, list[_Row]]:
+    """Every example and its augmented variants, analysed into one corpus: half in a forked child."""
+    examples = data.examples
+    half = len(examples) // 2
+    second = _beside(lambda: _analyse(examples[half:], vocabulary, lambda fraction: None))
+    first_corpus, first_counts = _analyse(examples[:half], vocabulary, progress)
+    second_corpus, second_counts = second()
     rows: list[_Row] = []
+    start = 0
+    for example, count in zip(examples, (*first_counts, *second_counts), strict=True):
+        rows.append(_Row(example.intent, example.language, start, tuple(range(start + 1, start + count))))
+        start += count
+    return Corpus.joined(first_corpus, second_corpus), rows
+
+
+def _analyse(
+    examples: Sequence[Example], vocabulary: Vocabulary, progress: Callable[[float], None]
+) -> tuple[Corpus, list[int]]:
+    """The examples' texts and variants as a corpus, and how many texts each example has there."""
     analysed: list[Analysed] = []
-    total = max(1, len(data.examples))
-    for i, example in enumerate(data.examples):
+    counts: list[int] = []
+    total = max(1, len(examples))
+    for i, example in enumerate(examples):
         texts = [example.text, *variants(example.text, example.language, AUGMENTED_VARIANTS)]
-        first = len(analysed)
         analysed.extend(analyze(t, example.language, vocabulary) for t in texts)
-        rows.append(_Row(example.intent, example.language, first, tuple(range(first + 1, len(analysed)))))
+        counts.append(len(texts))
         if i % 200 == 0:
             progress(i / total)
-    return Corpus(analysed), rows
+    return Corpus(analysed), counts
 
 
 def _beside(work: Callable[[], _T]) -> Callable[[], _T]:
     """Start ``work`` in a forked child process; the function returned waits for its result.
 
-    Calibration and the final fit are two SVM fits of ~9 and ~16 s, and ``opastin nlu train``
-    must stay under 30 s on two cores. Threads cannot run them side by side: liblinear draws from
-    the C library's global ``rand()``, so two fits at once would make the model depend on timing.
-    A forked child has its own ``rand()``, shares the corpus without copying it, and sends back
-    only the small result. The child does nothing but compute and write to its pipe, so the
-    threads of the parent (a progress bar, a server) that it does not inherit do not matter.
+    ``opastin nlu train`` must stay under 30 s on two cores, so half of the analysis, and then the
+    calibration beside the final fit (two SVM fits of ~9 and ~16 s), run in a child. Threads
+    cannot: the analysis holds the GIL, and liblinear draws from the C library's global
+    ``rand()``, so two fits at once would make the model depend on timing. A forked child has its
+    own ``rand()``, shares the corpus without copying it, and sends back only its result. It does
+    nothing but compute and write to its pipe, so the threads of the parent (a progress bar, a
+    server) that it does not inherit do not matter.
     Without fork (Windows, macOS's default is spawn) the work runs in this process when awaited.
     """
     if "fork" not in multiprocessing.get_all_start_methods():

@@ -96,3 +96,18 @@ def test_fitting_members_of_a_corpus_equals_fitting_those_texts_alone() -> None:
     row = np.zeros(shared.size, dtype=np.float32)
     row[idx] = vals
     np.testing.assert_allclose(shared.transform(corpus, [1]).toarray()[0], row, rtol=1e-6)
+
+
+def test_a_joined_corpus_gives_the_same_featurizer_and_matrix_as_one_built_in_one_pass() -> None:
+    vocabulary = Vocabulary.from_data(LOOKUPS)
+    texts = ["muistuta mua huomenna", "moi moi", "muistutus maanantaina", "mä oon työkkärissä", "moi", "muistuta"]
+    analysed = [analyze(t, "fi", vocabulary) for t in texts]
+    whole = Corpus(analysed)
+    joined = Corpus.joined(Corpus(analysed[:2]), Corpus(analysed[2:]))
+    members = [1, 2, 3, 5]
+
+    a = Featurizer.fit(whole, vocabulary, members=members)
+    b = Featurizer.fit(joined, vocabulary, members=members)
+    assert a.index == b.index
+    np.testing.assert_array_equal(a.idf, b.idf)
+    np.testing.assert_array_equal(a.transform(whole).toarray(), b.transform(joined).toarray())
