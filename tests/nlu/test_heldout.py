@@ -33,16 +33,15 @@ SETS = ("situational", "blind", "blind_hard")
 FLOORS = {
     "situational": {"fi": 0.90, "sv": 0.87, "en": 0.91, "out_of_scope": 0.90},
     "blind": {"fi": 0.96, "sv": 0.97, "en": 0.95, "out_of_scope": 0.96},
-    "blind_hard": {"fi": 0.92, "sv": 0.95, "en": 0.95, "out_of_scope": 0.87},
+    "blind_hard": {"fi": 0.92, "sv": 0.95, "en": 0.95, "out_of_scope": 0.90},
 }
 TARGETS = {"fi": 0.95, "sv": 0.92, "en": 0.92, "out_of_scope": 0.90}
 REACHED = {
     "situational": ("en", "out_of_scope"),
     "blind": ("fi", "sv", "en", "out_of_scope"),
-    "blind_hard": ("sv", "en"),
+    "blind_hard": ("sv", "en", "out_of_scope"),
 }
-"""Where the model clears the target with some room; out_of_scope recall on blind_hard stands at
-exactly 90.0 % (99 of 110), too close to assert."""
+"""Where the model clears the target with some room."""
 LANGUAGE_ID_TARGET = 0.97
 
 
