@@ -398,7 +398,7 @@ def _beside(work: Callable[[], _T]) -> Callable[[], _T]:
         finally:
             sender.close()
 
-    child = context.Process(target=run, name="opastin-nlu-calibration", daemon=True)
+    child = context.Process(target=run, name="opastin-nlu-training", daemon=True)
     child.start()
     sender.close()
 
@@ -411,7 +411,7 @@ def _beside(work: Callable[[], _T]) -> Callable[[], _T]:
             receiver.close()
             child.join()
         if not ok:
-            raise NLUError(f"NLU calibration failed in its child process: {value}")
+            raise NLUError(f"NLU training failed in its child process: {value}")
         result_value: _T = value
         return result_value
 

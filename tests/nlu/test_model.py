@@ -175,8 +175,8 @@ def test_new_examples_of_one_intent_leave_the_other_intents_dev_split_alone() ->
     assert {t for t in before if not t.startswith("fi a")} == {t for t in after if not t.startswith("fi a")}
 
 
-def test_calibration_runs_in_a_child_process_and_its_failure_is_reported() -> None:
-    """Calibration runs beside the final fit in a forked child (liblinear's rand() is global)."""
+def test_work_beside_runs_in_a_child_process_and_its_failure_is_reported() -> None:
+    """Half the analysis, and calibration beside the final fit, run in a forked child (liblinear's rand() is global)."""
     assert _beside(os.getpid)() != os.getpid()
     assert _beside(lambda: {"threshold": 0.3})() == {"threshold": 0.3}
     with pytest.raises(NLUError, match="ZeroDivisionError"):
