@@ -287,17 +287,8 @@ class Featurizer:
         # Repeated features add up to their counts, as np.unique's counts do in _weigh.
         matrix = coo_matrix((np.ones(len(columns), np.float32), (rows, columns)), shape=shape).tocsr()
         matrix.sum_duplicates()
-        matrix.data = (1.0 + np.log(matrix.data)) * self.idf[matrix.indices]
         row_of = np.repeat(np.arange(shape[0]), np.diff(matrix.indptr))
-        group_of = self.groups[matrix.indices]
-        for group, weight in enumerate(self.group_weights):
-            mask = group_of == group
-            squares = np.bincount(
-                row_of[mask], weights=np.square(matrix.data[mask], dtype=np.float64), minlength=shape[0]
-            )
-            norms = np.sqrt(squares)
-            scale = np.divide(weight, norms, out=np.zeros_like(norms), where=norms > 0)
-            matrix.data[mask] *= scale[row_of[mask]].astype(np.float32)
+        matrix.data = self._weights(row_of, matrix.indices, matrix.data, shape[0])
         return matrix
 
     def vector(self, text: str, language: str | None) -> tuple[np.ndarray, np.ndarray]:
@@ -324,14 +315,22 @@ class Featurizer:
         if not found:
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
         idx, tf = np.unique(np.array(found, dtype=np.int64), return_counts=True)
-        vals = (1.0 + np.log(tf.astype(np.float32))) * self.idf[idx]
-        groups = self.groups[idx]
+        return idx, self._weights(np.zeros(len(idx), dtype=np.int64), idx, tf.astype(np.float32), 1)
+
+    def _weights(self, rows: np.ndarray, columns: np.ndarray, counts: np.ndarray, n_rows: int) -> np.ndarray:
+        """TF-IDF of each (row, feature, count), each group L2-normalised per row to its weight.
+
+        The one formula behind ``transform`` (many rows) and ``vector`` (one message).
+        """
+        values = ((1.0 + np.log(counts)) * self.idf[columns]).astype(np.float32)
+        groups = self.groups[columns]
         for group, weight in enumerate(self.group_weights):
             mask = groups == group
-            norm = float(np.sqrt(np.dot(vals[mask], vals[mask])))
-            if norm > 0:
-                vals[mask] *= weight / norm
-        return idx, vals
+            squares = np.bincount(rows[mask], weights=np.square(values[mask], dtype=np.float64), minlength=n_rows)
+            norms = np.sqrt(squares)
+            scale = np.divide(weight, norms, out=np.zeros_like(norms), where=norms > 0)
+            values[mask] *= scale[rows[mask]].astype(np.float32)
+        return values
 
     def state(self) -> dict[str, Any]:
         return {
