@@ -299,16 +299,17 @@ def train_on(data: TrainingData, digest: str, progress: Progress = _no_progress)
     dev_rows = [rows[i] for i in sorted(dev)]
     rest = [r for i, r in enumerate(rows) if i not in dev]
 
-    def identify_and_calibrate() -> tuple[LanguageIdentifier, tuple[Calibration, dict[str, float]]]:
-        # The language identifier rides along: the two sides then take about as long each.
-        identifier = LanguageIdentifier.train((e.text, e.language) for e in data.examples if e.language)
+    def calibrate() -> tuple[Calibration, dict[str, float]]:
         kept = _without_near_duplicates(corpus, rest, dev_rows, vocabulary)
-        return identifier, _calibrate(corpus, kept, dev_rows, vocabulary, intents)
+        return _calibrate(corpus, kept, dev_rows, vocabulary, intents)
 
-    beside = _beside(identify_and_calibrate)
+    beside = _beside(calibrate)
     featurizer, weights, bias = _fit(corpus, rows, vocabulary, intents)
-    progress("fitting the model; calibrating on a dev split", 0.85)
-    identifier, (calibration, dev_metrics) = beside()
+    progress("fitting the model; calibrating on a dev split", 0.8)
+    # The language identifier follows the final fit here: the two sides then take about as long each.
+    identifier = LanguageIdentifier.train((e.text, e.language) for e in data.examples if e.language)
+    progress("fitting the model; calibrating on a dev split", 0.9)
+    calibration, dev_metrics = beside()
     elapsed = time.perf_counter() - started
     progress("done", 1.0)
     metrics = {
