@@ -65,6 +65,7 @@ NEAR_DUPLICATE: Final = 0.6
 """Cosine similarity above which a training example counts as a twin of a dev example."""
 SPLIT_SEED: Final = 20251
 RANKING_SIZE: Final = 10
+_SIMILARITY_CHUNK: Final = 4096
 _T = TypeVar("_T")
 
 Progress = Callable[[str, float], None]
@@ -299,17 +300,16 @@ def train_on(data: TrainingData, digest: str, progress: Progress = _no_progress)
     dev_rows = [rows[i] for i in sorted(dev)]
     rest = [r for i, r in enumerate(rows) if i not in dev]
 
-    def calibrate() -> tuple[Calibration, dict[str, float]]:
+    def identify_and_calibrate() -> tuple[LanguageIdentifier, tuple[Calibration, dict[str, float]]]:
+        # The language identifier rides along: the two sides then take about as long each.
+        identifier = LanguageIdentifier.train((e.text, e.language) for e in data.examples if e.language)
         kept = _without_near_duplicates(corpus, rest, dev_rows, vocabulary)
-        return _calibrate(corpus, kept, dev_rows, vocabulary, intents)
+        return identifier, _calibrate(corpus, kept, dev_rows, vocabulary, intents)
 
-    beside = _beside(calibrate)
+    beside = _beside(identify_and_calibrate)
     featurizer, weights, bias = _fit(corpus, rows, vocabulary, intents)
-    progress("fitting the model; calibrating on a dev split", 0.8)
-    # The language identifier follows the final fit here: the two sides then take about as long each.
-    identifier = LanguageIdentifier.train((e.text, e.language) for e in data.examples if e.language)
-    progress("fitting the model; calibrating on a dev split", 0.9)
-    calibration, dev_metrics = beside()
+    progress("fitting the model; calibrating on a dev split", 0.85)
+    identifier, (calibration, dev_metrics) = beside()
     elapsed = time.perf_counter() - started
     progress("done", 1.0)
     metrics = {
@@ -378,7 +378,7 @@ def _beside(work: Callable[[], _T]) -> Callable[[], _T]:
     """Start ``work`` in a forked child process; the function returned waits for its result.
 
     ``opastin nlu train`` must stay under 30 s on two cores, so half of the analysis, and then the
-    calibration beside the final fit (two SVM fits of ~9 and ~16 s), run in a child. Threads
+    calibration beside the final fit (~15 s each side), run in a child. Threads
     cannot: the analysis holds the GIL, and liblinear draws from the C library's global
     ``rand()``, so two fits at once would make the model depend on timing. A forked child has its
     own ``rand()``, shares the corpus without copying it, and sends back only its result. It does
@@ -470,9 +470,14 @@ def closest_similarity(
         theirs = [text for text, lang in others if lang == language]
         if not theirs:
             continue
-        similarity = featurizer.transform(corpus, [rows[i][0] for i in mine]) @ featurizer.transform(corpus, theirs).T
-        # Each group is L2-normalised, so a row's squared norm is the number of groups it has (2).
-        closest[mine] = similarity.max(axis=1).toarray().ravel() / len(featurizer.group_weights)
+        matrix = featurizer.transform(corpus, [rows[i][0] for i in mine])
+        others_t = featurizer.transform(corpus, theirs).T.tocsr()
+        for start in range(0, len(mine), _SIMILARITY_CHUNK):
+            # Dense, chunk by chunk: nearly every pair shares a 2-gram, and the sparse max would
+            # spend as long sorting the product's indices as the product itself took.
+            similarity = (matrix[start : start + _SIMILARITY_CHUNK] @ others_t).toarray()
+            # Each group is L2-normalised, so a row's squared norm is the number of groups it has (2).
+            closest[mine[start : start + _SIMILARITY_CHUNK]] = similarity.max(axis=1) / len(featurizer.group_weights)
     return closest
 
 
