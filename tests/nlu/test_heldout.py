@@ -31,15 +31,15 @@ TRAINING = Path(__file__).resolve().parents[2] / "content" / "nlu"
 SETS = ("situational", "blind", "blind_hard")
 
 FLOORS = {
-    "situational": {"fi": 0.90, "sv": 0.87, "en": 0.91, "out_of_scope": 0.90},
-    "blind": {"fi": 0.96, "sv": 0.97, "en": 0.95, "out_of_scope": 0.96},
-    "blind_hard": {"fi": 0.92, "sv": 0.95, "en": 0.95, "out_of_scope": 0.90},
+    "situational": {"fi": 0.92, "sv": 0.87, "en": 0.91, "out_of_scope": 0.91},
+    "blind": {"fi": 0.96, "sv": 0.97, "en": 0.95, "out_of_scope": 0.97},
+    "blind_hard": {"fi": 0.935, "sv": 0.955, "en": 0.95, "out_of_scope": 0.905},
 }
 TARGETS = {"fi": 0.95, "sv": 0.92, "en": 0.92, "out_of_scope": 0.90}
 REACHED = {
     "situational": ("en", "out_of_scope"),
     "blind": ("fi", "sv", "en", "out_of_scope"),
-    "blind_hard": ("sv", "en", "out_of_scope"),
+    "blind_hard": ("fi", "sv", "en", "out_of_scope"),
 }
 """Where the model clears the target with some room."""
 LANGUAGE_ID_TARGET = 0.97
