@@ -28,6 +28,7 @@ import pickle
 import random
 import time
 import traceback
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -53,6 +54,10 @@ HELSINKI: Final = ZoneInfo("Europe/Helsinki")
 AUGMENTED_VARIANTS: Final = 1
 AUGMENTED_WEIGHT: Final = 0.5
 SVM_C: Final = 0.5
+SVM_MAX_ITER: Final = 12
+"""liblinear's passes over the data. It reaches tol 1e-2 in ~22 on our data, but after 12 the
+decision values move by under 0.02 and 3 argmaxes of 33,000 training rows change (the held-out
+figures do not), while the last ten passes cost 3 s of the 30 s that ``opastin nlu train`` may take."""
 DEV_FRACTION: Final = 0.2
 FALLBACK_COST: Final = 0.75
 """How much worse than a right answer a needless "could you rephrase" is, relative to a wrong answer (1).
@@ -496,13 +501,17 @@ def _fit(
             labels.append(row.intent)
             weights.append(AUGMENTED_WEIGHT)
     # Imported here: scikit-learn costs ~100 MB and 2 s to import, and parsing never needs it.
+    from sklearn.exceptions import ConvergenceWarning
     from sklearn.svm import LinearSVC
 
     featurizer = Featurizer.fit(corpus, vocabulary, members=members)
     matrix = featurizer.transform(corpus, members)
     # tol 1e-2 instead of 1e-4: the same predictions on our data in 60 % of the time.
-    svm = LinearSVC(C=SVM_C, tol=1e-2, random_state=0)
-    svm.fit(matrix, labels, sample_weight=weights)
+    svm = LinearSVC(C=SVM_C, tol=1e-2, max_iter=SVM_MAX_ITER, random_state=0)
+    with warnings.catch_warnings():
+        # Stopping at SVM_MAX_ITER is the intent (see there), not a failure to report on every training.
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        svm.fit(matrix, labels, sample_weight=weights)
     order = [list(svm.classes_).index(intent) for intent in intents]
     coef = np.asarray(svm.coef_, dtype=np.float32)[order]
     bias = np.asarray(svm.intercept_, dtype=np.float32)[order]
